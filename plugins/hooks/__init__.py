@@ -1,0 +1,1 @@
+"""Airflow hooks of lineworks-salesforce (imported as ``hooks.<module>``; plugins/ is on sys.path)."""

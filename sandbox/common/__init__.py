@@ -1,0 +1,1 @@
+"""Shared machinery of the sandboxes: local TLS, the threaded HTTPS server, and fault plans."""

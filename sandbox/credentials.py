@@ -1,0 +1,84 @@
+"""Demo/test credentials for the sandbox, generated at run time (never committed).
+
+An RSA key pair for the service account, a client id/secret and a bot secret are written under
+``<state_dir>/credentials/`` (git-ignored) and reused by later runs, so a running sandbox and the
+Airflow connection pointing at it agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+DEMO_SCOPES = ["bot", "bot.read", "user.read", "contact.read", "monitoring.read", "audit.read"]
+DEMO_BOT_ID = 2000001
+
+
+@dataclass(frozen=True)
+class SandboxCredentials:
+    client_id: str
+    client_secret: str
+    service_account: str
+    private_key: str  # PEM (PKCS#8)
+    public_key: str  # PEM (SubjectPublicKeyInfo)
+    bot_id: int
+    bot_secret: str
+    scopes: list[str]
+
+    def app_spec(self) -> dict:
+        """The scenario-file entry that registers this app with the LINE WORKS sandbox."""
+        return {"clientId": self.client_id, "clientSecret": self.client_secret,
+                "serviceAccount": self.service_account, "publicKey": self.public_key, "scopes": self.scopes}
+
+    def bot_spec(self, callback_url: str | None = None) -> dict:
+        return {"botId": self.bot_id, "secret": self.bot_secret, "callbackUrl": callback_url,
+                "name": "社外連絡先Bot"}
+
+    def connection(self, base_url: str, ca_bundle: str, **extra: object) -> dict:
+        """An Airflow connection (JSON form, for ``AIRFLOW_CONN_LINEWORKS_DEFAULT``) to the sandbox."""
+        return {
+            "conn_type": "lineworks",
+            "host": f"{base_url}/v1.0",
+            "login": self.client_id,
+            "password": self.client_secret,
+            "extra": {"token_url": f"{base_url}/oauth2/v2.0/token", "service_account": self.service_account,
+                      "private_key": self.private_key, "bot_id": str(self.bot_id), "bot_secret": self.bot_secret,
+                      "scopes": " ".join(self.scopes), "ca_bundle": ca_bundle, **extra},
+        }
+
+
+def generate_credentials(scopes: list[str] | None = None) -> SandboxCredentials:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return SandboxCredentials(
+        client_id="Zbs" + secrets.token_hex(8),
+        client_secret=secrets.token_urlsafe(18),
+        service_account=f"{secrets.token_hex(3)}.serviceaccount@sandbox.example.com",
+        private_key=private_pem,
+        public_key=public_pem,
+        bot_id=DEMO_BOT_ID,
+        bot_secret=secrets.token_urlsafe(24),
+        scopes=list(scopes or DEMO_SCOPES),
+    )
+
+
+def ensure_credentials(state_dir: str | os.PathLike[str]) -> SandboxCredentials:
+    """Load the credentials of ``state_dir``, generating them on first use."""
+    path = Path(state_dir) / "credentials" / "lineworks.json"
+    if path.exists():
+        return SandboxCredentials(**json.loads(path.read_text()))
+    creds = generate_credentials()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(asdict(creds), fh)
+    return creds

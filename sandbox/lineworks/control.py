@@ -1,0 +1,122 @@
+"""The sandbox control plane under ``/_sandbox`` (not part of the LINE WORKS API).
+
+``POST /_sandbox/reset`` · ``POST /_sandbox/seed`` (scenario file body) · ``GET|PATCH /_sandbox/config`` ·
+``GET|POST|DELETE /_sandbox/faults`` · ``POST /_sandbox/apps`` · ``POST /_sandbox/bots`` ·
+``GET /_sandbox/bots/{botId}/messages`` (what the bot said) · ``POST /_sandbox/bots/{botId}/callbacks``
+(send a signed event to the bot's callback URL) · ``GET /_sandbox/stats`` (rows, calls by operation).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from sandbox.lineworks import callbacks
+from sandbox.lineworks.errors import InvalidParameter, LineWorksError
+from sandbox.lineworks.protocol import error_response
+from sandbox.lineworks.state import LineWorksState
+
+PREFIX = "/_sandbox"
+
+
+def build_router(state: LineWorksState) -> APIRouter:
+    router = APIRouter(prefix=PREFIX)
+
+    async def body(request: Request) -> dict:
+        try:
+            data = await request.json()
+        except ValueError:
+            raise InvalidParameter("control requests take a JSON body") from None
+        if not isinstance(data, dict):
+            raise InvalidParameter("control requests take a JSON object")
+        return data
+
+    def guarded(fn):
+        async def wrapper(request: Request) -> Response:
+            try:
+                return await fn(request)
+            except LineWorksError as exc:
+                return error_response(exc)
+            except (KeyError, ValueError, TypeError) as exc:
+                return error_response(InvalidParameter(f"bad control request: {exc}"))
+
+        wrapper.__name__ = fn.__name__
+        return wrapper
+
+    @guarded
+    async def reset(request: Request) -> Response:
+        state.reset()
+        return JSONResponse({"reset": True})
+
+    @guarded
+    async def seed(request: Request) -> Response:
+        return JSONResponse(state.seed(await body(request)))
+
+    @guarded
+    async def get_config(request: Request) -> Response:
+        return JSONResponse(state.config)
+
+    @guarded
+    async def patch_config(request: Request) -> Response:
+        return JSONResponse(state.update_config(await body(request)))
+
+    @guarded
+    async def get_faults(request: Request) -> Response:
+        return JSONResponse(state.faults.describe())
+
+    @guarded
+    async def add_faults(request: Request) -> Response:
+        data = await body(request)
+        if "random" in data:
+            r = data["random"]
+            state.faults.set_random(float(r["rate"]), list(r.get("kinds", [])), int(r.get("seed", 0)),
+                                    r.get("targets"))
+        else:
+            state.faults.add(data["target"], str(data["kind"]), int(data.get("count", 1)))
+        return JSONResponse(state.faults.describe())
+
+    @guarded
+    async def clear_faults(request: Request) -> Response:
+        state.faults.clear()
+        return JSONResponse(state.faults.describe())
+
+    @guarded
+    async def add_app(request: Request) -> Response:
+        data = await body(request)
+        state.register_app(data["clientId"], data["clientSecret"], data["serviceAccount"], data["publicKey"],
+                           data.get("scopes", []))
+        return JSONResponse({"clientId": data["clientId"]}, status_code=201)
+
+    @guarded
+    async def add_bot(request: Request) -> Response:
+        data = await body(request)
+        state.register_bot(data["botId"], data["secret"], data.get("callbackUrl"), data.get("name", "Bot"))
+        return JSONResponse({"botId": str(data["botId"])}, status_code=201)
+
+    @guarded
+    async def bot_messages(request: Request) -> Response:
+        return JSONResponse({"messages": state.bot_messages(request.path_params["bot_id"])})
+
+    @guarded
+    async def send_callback(request: Request) -> Response:
+        bot = state.bot(request.path_params["bot_id"])
+        event = callbacks.build_event(await body(request), state.domain_id)
+        return JSONResponse(await callbacks.deliver(bot, event, state.config["callback_ca_bundle"]))
+
+    @guarded
+    async def stats(request: Request) -> Response:
+        return JSONResponse(state.stats())
+
+    router.add_api_route("/reset", reset, methods=["POST"])
+    router.add_api_route("/seed", seed, methods=["POST"])
+    router.add_api_route("/config", get_config, methods=["GET"])
+    router.add_api_route("/config", patch_config, methods=["PATCH"])
+    router.add_api_route("/faults", get_faults, methods=["GET"])
+    router.add_api_route("/faults", add_faults, methods=["POST"])
+    router.add_api_route("/faults", clear_faults, methods=["DELETE"])
+    router.add_api_route("/apps", add_app, methods=["POST"])
+    router.add_api_route("/bots", add_bot, methods=["POST"])
+    router.add_api_route("/bots/{bot_id}/messages", bot_messages, methods=["GET"])
+    router.add_api_route("/bots/{bot_id}/callbacks", send_callback, methods=["POST"])
+    router.add_api_route("/stats", stats, methods=["GET"])
+    return router

@@ -1,0 +1,93 @@
+"""Shared fixtures: the LINE WORKS sandbox as a real HTTPS server, and connections to it.
+
+Connections are ``AIRFLOW_CONN_*`` environment variables (JSON form), so no Airflow database is needed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hooks import lineworks as lineworks_hook
+from sandbox.common.server import ThreadedServer
+from sandbox.common.tls import TLSFiles, ensure_tls
+from sandbox.control_client import SandboxControl
+from sandbox.credentials import SandboxCredentials, generate_credentials
+from sandbox.lineworks.routes import build_app, create_state
+from sandbox.lineworks.state import LineWorksState
+
+# Fast, still real, retry timings for tests (the production defaults are seconds to a minute).
+FAST_RETRIES = {"backoff_base": 0.01, "backoff_max": 0.05, "rate_limit_wait_max": 2,
+                "rate_limits": {"default": 100000, "monitoring": 100000, "audit": 100000}}
+
+
+@pytest.fixture(scope="session")
+def sandbox_tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
+    return ensure_tls(tmp_path_factory.mktemp("sandbox"))
+
+
+@pytest.fixture(scope="session")
+def credentials() -> SandboxCredentials:
+    return generate_credentials()
+
+
+@pytest.fixture(scope="session")
+def _lineworks_server(tmp_path_factory: pytest.TempPathFactory,
+                      sandbox_tls: TLSFiles) -> Iterator[tuple[ThreadedServer, LineWorksState]]:
+    state = create_state(tmp_path_factory.mktemp("lineworks-state"))
+    server = ThreadedServer(build_app(state), sandbox_tls).start()
+    yield server, state
+    server.stop()
+
+
+class LineWorksSandbox:
+    """A reset, registered sandbox tenant for one test."""
+
+    def __init__(self, server: ThreadedServer, state: LineWorksState, tls: TLSFiles,
+                 creds: SandboxCredentials) -> None:
+        self.url = server.url
+        self.state = state
+        self.ca_bundle = str(tls.ca_cert)
+        self.creds = creds
+        self.control = SandboxControl(self.url, self.ca_bundle)
+
+    def seed(self, spec: dict | None = None, **generator) -> dict:
+        spec = dict(spec or {})
+        if generator:
+            spec["generator"] = generator
+        return self.control.seed(spec)
+
+    def connection(self, **extra) -> dict:
+        return self.creds.connection(self.url, self.ca_bundle, **{**FAST_RETRIES, **extra})
+
+
+@pytest.fixture
+def lineworks_sandbox(_lineworks_server, sandbox_tls, credentials) -> LineWorksSandbox:
+    server, state = _lineworks_server
+    sandbox = LineWorksSandbox(server, state, sandbox_tls, credentials)
+    sandbox.control.reset()
+    sandbox.control.seed({"apps": [credentials.app_spec()], "bots": [credentials.bot_spec()]})
+    lineworks_hook.clear_token_cache()
+    return sandbox
+
+
+@pytest.fixture
+def lineworks_conn(lineworks_sandbox: LineWorksSandbox, monkeypatch: pytest.MonkeyPatch):
+    """Point ``lineworks_default`` at the sandbox; returns a setter to change extras."""
+
+    def set_conn(**extra) -> dict:
+        conn = lineworks_sandbox.connection(**extra)
+        monkeypatch.setenv("AIRFLOW_CONN_LINEWORKS_DEFAULT", json.dumps(conn))
+        lineworks_hook.clear_token_cache()
+        return conn
+
+    set_conn()
+    return set_conn
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
