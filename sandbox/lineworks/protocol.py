@@ -181,6 +181,8 @@ class LineWorksProtocol:
             state.release_download_slot()
             return await _reset(request)
         except (LineWorksError, OAuthError) as exc:
+            # A failed file request ends the download in progress; the client asks for a new URL.
+            state.release_download_slot()
             return error_response(exc)
 
     async def not_implemented(self, request: Request) -> Response:

@@ -115,8 +115,7 @@ def _load_generated(state: LineWorksState, params: dict[str, Any]) -> None:
                                f.display_name, json.dumps(contact_doc(f), ensure_ascii=False))
                               for i, f in enumerate(sc.friends)))
     for bot in sc.bots:
-        existing = state._db.execute("SELECT 1 FROM bots WHERE bot_id = ?", (str(bot.bot_id),)).fetchone()
-        if existing is None:  # an explicit "bots" entry (secret, callback URL) wins over the generated one
+        if not state.has_bot(bot.bot_id):  # an explicit "bots" entry (secret, callback URL) wins over the generated one
             state.register_bot(bot.bot_id, secret="", name=bot.name)
     state.insert("rooms", ((r.channel_id, r.kind, r.title, json.dumps(
         {"channelId": r.channel_id, "kind": r.kind, "title": r.title, "members": list(r.member_ids),

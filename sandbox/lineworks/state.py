@@ -186,6 +186,9 @@ class LineWorksState:
             self._db.execute("INSERT OR REPLACE INTO bots VALUES (?, ?, ?, ?)",
                              (str(bot_id), name, secret, callback_url))
 
+    def has_bot(self, bot_id: int | str) -> bool:
+        return self._db.execute("SELECT 1 FROM bots WHERE bot_id = ?", (str(bot_id),)).fetchone() is not None
+
     def bot(self, bot_id: str) -> dict[str, Any]:
         row = self._db.execute("SELECT bot_id, name, secret, callback_url FROM bots WHERE bot_id = ?",
                                (str(bot_id),)).fetchone()
@@ -214,14 +217,13 @@ class LineWorksState:
         if app is None or not hmac.compare_digest(app[0], client_secret):
             raise OAuthError("invalid_client", "client authentication failed", status=401)
         if grant_type == JWT_BEARER:
-            scopes = self._verify_assertion(form.get("assertion"), client_id, app[1], app[2])
+            self._verify_assertion(form.get("assertion"), client_id, app[1], app[2])
             requested = (form.get("scope") or "").split()
             if not requested:
                 raise OAuthError("invalid_request", "scope is required")
             unknown = sorted(set(requested) - set(app[3].split()))
             if unknown:
                 raise OAuthError("invalid_scope", f"scope not granted to this app: {' '.join(unknown)}")
-            del scopes
             return self._new_tokens(client_id, requested, with_refresh=True)
         if grant_type == "refresh_token":
             refresh = form.get("refresh_token")
