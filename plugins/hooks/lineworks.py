@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -64,8 +65,9 @@ DEFAULT_RATE_LIMITS = {"default": 240, "monitoring": 10, "audit": 10}
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
-# Indirection so tests can observe waits without sleeping.
+# Indirections so tests can observe waits without sleeping.
 _sleep = time.sleep
+_monotonic = time.monotonic
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class _Settings:
     scopes: str
     ca_bundle: str | None
     rate_limits: dict[str, float]
+    rate_limit_window: float = 60.0
     max_attempts: int = 5
     backoff_base: float = 1.0
     backoff_max: float = 60.0
@@ -116,27 +119,29 @@ class _Settings:
 
 
 class _RateLimiter:
-    """Token bucket: ``limit`` requests per minute, bursting up to ``limit``; blocks when empty."""
+    """At most ``limit`` calls in any ``window`` seconds (a sliding log); blocks until a slot frees.
 
-    def __init__(self, per_minute: float) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = max(1.0, per_minute)
-        self.tokens = self.capacity
-        self.updated = time.monotonic()
+    A sliding window never exceeds the limit inside any fixed window either, so a busy run slows
+    down instead of collecting 429s from the API's per-minute counters.
+    """
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = max(1, int(limit)), window
+        self.calls: deque[float] = deque()
         self.lock = threading.Lock()
 
     def acquire(self) -> float:
-        """Take one request slot; returns the seconds waited."""
+        """Take one call slot; returns the seconds waited."""
         waited = 0.0
         while True:
             with self.lock:
-                now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-                self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
+                now = _monotonic()
+                while self.calls and now - self.calls[0] >= self.window:
+                    self.calls.popleft()
+                if len(self.calls) < self.limit:
+                    self.calls.append(now)
                     return waited
-                wait = (1 - self.tokens) / self.rate
+                wait = self.calls[0] + self.window - now
             _sleep(wait)
             waited += wait
 
@@ -153,7 +158,7 @@ class _Retryable(Exception):
 # the one-download-at-a-time lock (the API rejects concurrent downloads).
 _TOKENS: dict[tuple[str, ...], _Token] = {}
 _TOKEN_LOCKS: dict[tuple[str, ...], threading.Lock] = {}
-_LIMITERS: dict[tuple[str, str], _RateLimiter] = {}
+_LIMITERS: dict[tuple[Any, ...], _RateLimiter] = {}
 _DOWNLOAD_LOCKS: dict[tuple[str, ...], threading.Lock] = {}
 _REGISTRY_LOCK = threading.Lock()
 
@@ -253,7 +258,8 @@ class LineWorksHook(BaseHook):
         for name in ("max_attempts", "friends_cap", "jwt_lifetime"):
             if get(name) is not None:
                 setattr(settings, name, int(get(name)))
-        for name in ("backoff_base", "backoff_max", "rate_limit_wait_max", "timeout", "refresh_margin"):
+        for name in ("backoff_base", "backoff_max", "rate_limit_wait_max", "timeout", "refresh_margin",
+                     "rate_limit_window"):
             if get(name) is not None:
                 setattr(settings, name, float(get(name)))
         if self._max_attempts_override is not None:
@@ -346,8 +352,8 @@ class LineWorksHook(BaseHook):
 
     def _limiter(self, family: str) -> _RateLimiter:
         limits = self.settings.rate_limits
-        per_minute = float(limits.get(family, limits["default"]))
-        return _shared(_LIMITERS, (self.settings.conn_id, family, per_minute), lambda: _RateLimiter(per_minute))
+        limit, window = int(limits.get(family, limits["default"])), self.settings.rate_limit_window
+        return _shared(_LIMITERS, (self.settings.conn_id, family, limit, window), lambda: _RateLimiter(limit, window))
 
     def _wait(self, retry_state: tenacity.RetryCallState) -> float:
         s = self.settings
@@ -648,6 +654,7 @@ def _has_error_trailer(fh: Any) -> bool:
 
 
 def clear_token_cache() -> None:
-    """Forget cached tokens (e.g. after rotating a connection's key)."""
+    """Forget cached tokens and rate-limit history (e.g. after rotating a connection's key)."""
     with _REGISTRY_LOCK:
         _TOKENS.clear()
+        _LIMITERS.clear()

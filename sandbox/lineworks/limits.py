@@ -179,19 +179,20 @@ class RateLimiter:
         with self._lock:
             self._windows.clear()
 
-    def hit(self, domain_id: int, family: str, limit: int, now: float | None = None) -> dict[str, str]:
+    def hit(self, domain_id: int, family: str, limit: int, now: float | None = None,
+            window: float = RATE_WINDOW_SECONDS) -> dict[str, str]:
         """Count one call; return the ``rateLimit-*`` headers, or raise 429 when over the limit."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            window = self._windows.get((domain_id, family))
-            if window is None or now - window[0] >= RATE_WINDOW_SECONDS:
-                window = [now, 0]
-                self._windows[(domain_id, family)] = window
-            reset = max(1, int(window[0] + RATE_WINDOW_SECONDS - now + 0.999))
-            if window[1] >= limit:
-                raise TooManyRequests(headers=rate_headers(limit, int(window[1]), reset))
-            window[1] += 1
-            return rate_headers(limit, int(window[1]), reset)
+            current = self._windows.get((domain_id, family))
+            if current is None or now - current[0] >= window:
+                current = [now, 0]
+                self._windows[(domain_id, family)] = current
+            reset = max(1, int(current[0] + window - now + 0.999))
+            if current[1] >= limit:
+                raise TooManyRequests(headers=rate_headers(limit, int(current[1]), reset))
+            current[1] += 1
+            return rate_headers(limit, int(current[1]), reset)
 
 
 def rate_headers(limit: int, used: int, reset: int) -> dict[str, str]:

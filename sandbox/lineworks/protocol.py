@@ -25,6 +25,7 @@ from sandbox.lineworks.errors import (
 from sandbox.lineworks.state import LineWorksState, TokenInfo
 
 API_FAULTS = frozenset({"429", "500", "503", "reset", "expire_token"})
+PAGED_FAULTS = frozenset({"repeat_cursor"})
 FILE_FAULTS = frozenset({"500", "503", "reset", "download_error"})
 USER_SCOPES = ("user", "user.read", "directory", "directory.read")
 CONTACT_SCOPES = ("contact", "contact.read")
@@ -105,8 +106,8 @@ class LineWorksProtocol:
     # --- directory ------------------------------------------------------------------------------
     async def list_users(self, request: Request) -> Response:
         q = request.query_params
-        return await self._call(request, "users.list", "users", USER_SCOPES,
-                                lambda t: JSONResponse(self.state.list_users(q.get("count"), q.get("cursor"))))
+        return await self._call(request, "users.list", "users", USER_SCOPES, lambda t: self._page(
+            "users.list", q.get("cursor"), self.state.list_users(q.get("count"), q.get("cursor"))))
 
     async def get_user(self, request: Request) -> Response:
         user_id = request.path_params["user_id"]
@@ -115,8 +116,14 @@ class LineWorksProtocol:
 
     async def list_contacts(self, request: Request) -> Response:
         params = dict(request.query_params)
-        return await self._call(request, "contacts.list", "contacts", CONTACT_SCOPES,
-                                lambda t: JSONResponse(self.state.list_contacts(params)))
+        return await self._call(request, "contacts.list", "contacts", CONTACT_SCOPES, lambda t: self._page(
+            "contacts.list", params.get("cursor"), self.state.list_contacts(params)))
+
+    def _page(self, operation: str, cursor: str | None, body: dict) -> Response:
+        """A page; the ``repeat_cursor`` fault answers the cursor just sent (a paging regression)."""
+        if cursor and self.state.faults.take(operation, PAGED_FAULTS):
+            body["responseMetaData"]["nextCursor"] = cursor
+        return JSONResponse(body)
 
     # --- bot ------------------------------------------------------------------------------------
     async def send_to_user(self, request: Request) -> Response:

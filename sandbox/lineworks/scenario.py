@@ -921,174 +921,160 @@ def _demo_plan(count: int) -> dict[int, str]:
     return plan
 
 
+class _Plan:
+    """Everything ``messages()`` precomputes once; the hot loop only reads it."""
+
+    def __init__(self, sc: Scenario) -> None:
+        total = sc.size.messages
+        demo = sc.size.name == "demo"
+        self.total = total
+        self.trng = _rng(sc.seed, "message-times")
+        self.prng = prng = _rng(sc.seed, "message-picks")
+        self.crng = crng = _rng(sc.seed, "message-content")
+
+        # Participants and rooms, precomputed once (shared objects keep memory flat).
+        member_part = {m.user_id: Participant("member", m.user_id) for m in sc.members}
+        friend_part = {f.contact_id: Participant("friend", f.contact_id) for f in sc.friends}
+        self.bot = Participant("bot", str(sc.bots[0].bot_id)) if sc.bots else None
+        rooms = sc.rooms
+        if not rooms:
+            raise ValueError("the scenario has no rooms to put messages in")
+        kind_code = {"single": 0, "group": 1, "internal": 2}
+        self.kinds = [kind_code[r.kind] for r in rooms]
+        self.channels = [r.channel_id for r in rooms]
+        self.parts: list[tuple[Participant, ...]] = []
+        self.members: list[int] = []
+        self.recipients: list[tuple[tuple[Participant, ...], ...]] = []
+        for room in rooms:
+            parts = tuple(member_part[u] for u in room.member_ids)
+            parts += tuple(friend_part[c] for c in room.friend_ids)
+            self.parts.append(parts)
+            self.members.append(len(room.member_ids))
+            self.recipients.append(tuple(parts[:k] + parts[k + 1 :] for k in range(len(parts))))
+        self.bot_recipients = [(parts[0],) for parts in self.parts]
+
+        # Room activity: skewed within a kind, kinds weighted by ROOM_SHARE.
+        raw = [prng.lognormvariate(0.0, 1.0) for _ in rooms]
+        share_sum = {k: sum(w for w, r in zip(raw, rooms, strict=True) if r.kind == k) for k in ROOM_SHARE}
+        present = {k: ROOM_SHARE[k] for k in ROOM_SHARE if share_sum[k] > 0}
+        norm = sum(present.values())
+        self.cum: list[float] = []
+        acc = 0.0
+        for w, room in zip(raw, rooms, strict=True):
+            acc += w / share_sum[room.kind] * present[room.kind] / norm
+            self.cum.append(acc)
+        self.cum[-1] = 1.0 + 1e-9
+        self.by_kind = {k: [i for i, r in enumerate(rooms) if r.kind == k] for k in ROOM_SHARE}
+        self.last_side = [prng.randrange(2) for _ in rooms]
+        self.last_sender = [0] * len(rooms)
+
+        self.text_pool = _text_pool(crng)
+        self.sticker_ids = [crng.randrange(10_000, 700_000_000) for _ in range(200)]
+        self.forced = _demo_plan(total) if demo else {}
+        self.long_p = 0.0 if demo else P_LONG
+        self.hour0, self.buckets = _time_buckets(sc)
+        self.counts = _allocate(total, _hour_weights(self.hour0, self.buckets, self.trng, demo))
+
+    def times(self) -> Iterator[datetime]:
+        """The message times, ascending; exactly ``total`` of them."""
+        seconds = [timedelta(seconds=s) for s in range(3600)]
+        trng = self.trng
+        for (hour, lo, hi), count in zip(self.buckets, self.counts, strict=True):
+            if not count:
+                continue
+            bucket_dt = self.hour0 + timedelta(hours=hour)
+            last_off = -1
+            off_dt = bucket_dt
+            for off in _sorted_offsets(trng, count, lo, hi):
+                if off != last_off:
+                    off_dt = bucket_dt + seconds[off]
+                    last_off = off
+                yield off_dt
+
+    def forced_room(self, forced: str) -> int:
+        choices = self.by_kind["single" if forced == "bot" else forced]
+        if not choices:
+            return bisect_right(self.cum, self.prng.random())
+        return choices[int(self.prng.random() * len(choices))]
+
+    def content(self, x: float, dt: datetime, forced: str | None) -> tuple[str, str]:
+        """(kind, text) for a content draw ``x`` that is not a plain pooled text."""
+        crng = self.crng
+        crand = crng.random
+        if x < P_TEXT:
+            if forced == "long":
+                return "text", _long_text(crng, crng.randint(2_450, 2_550))
+            if x < self.long_p:
+                return "text", _long_text(crng, crng.randint(3_000, 39_900))
+            return "text", self.text_pool[crng.getrandbits(TEXT_POOL_BITS)]
+        if x < P_TEXT + P_PHOTO:
+            return "photo", f"(写真) IMG_{dt:%Y%m%d_%H%M%S}.jpg"
+        if x < P_TEXT + P_PHOTO + P_FILE:
+            template = FILE_NAMES[int(crand() * len(FILE_NAMES))]
+            name = template.format(y=dt.year, ym=f"{dt:%Y%m}", md=f"{dt:%m%d}", n=1 + int(crand() * 9))
+            return "file", f"(ファイル) {name}"
+        if x < P_TEXT + P_PHOTO + P_FILE + P_VIDEO:
+            return "video", f"(動画) VID_{dt:%Y%m%d_%H%M%S}.mp4"
+        if x < P_TEXT + P_PHOTO + P_FILE + P_VIDEO + P_STAMP:
+            sticker = self.sticker_ids[int(crand() * len(self.sticker_ids))]
+            return "stamp", f"{STICKER_URL}/{sticker}/android/sticker.png"
+        address, lat, lng = LOCATIONS[int(crand() * len(LOCATIONS))]
+        lat += (crand() - 0.5) * 0.002
+        lng += (crand() - 0.5) * 0.002
+        return "location", f"(位置情報) {address}\nhttps://maps.google.com/?q={lat:.6f},{lng:.6f}"
+
+
 def _iter_messages(sc: Scenario) -> Iterator[Message]:
-    total = sc.size.messages
-    if total <= 0:
+    if sc.size.messages <= 0:
         return
-    demo = sc.size.name == "demo"
-    seed = sc.seed
-    trng = _rng(seed, "message-times")
-    prng = _rng(seed, "message-picks")
-    crng = _rng(seed, "message-content")
+    yield from _message_loop(_Plan(sc))
 
-    # Participants and rooms, precomputed once (shared objects keep memory flat).
-    member_part = {m.user_id: Participant("member", m.user_id) for m in sc.members}
-    friend_part = {f.contact_id: Participant("friend", f.contact_id) for f in sc.friends}
-    bot_part = Participant("bot", str(sc.bots[0].bot_id)) if sc.bots else None
-    rooms = sc.rooms
-    if not rooms:
-        raise ValueError("the scenario has no rooms to put messages in")
-    kind_code = {"single": 0, "group": 1, "internal": 2}
-    r_kind = [kind_code[r.kind] for r in rooms]
-    r_channel = [r.channel_id for r in rooms]
-    r_parts: list[tuple[Participant, ...]] = []
-    r_members: list[int] = []
-    r_recipients: list[tuple[tuple[Participant, ...], ...]] = []
-    for room in rooms:
-        parts = tuple(member_part[u] for u in room.member_ids) + tuple(
-            friend_part[c] for c in room.friend_ids
-        )
-        r_parts.append(parts)
-        r_members.append(len(room.member_ids))
-        r_recipients.append(tuple(parts[:k] + parts[k + 1 :] for k in range(len(parts))))
-    r_bot_recipients = [(parts[0],) for parts in r_parts]
 
-    # Room activity: skewed within a kind, kinds weighted by ROOM_SHARE.
-    raw = [prng.lognormvariate(0.0, 1.0) for _ in rooms]
-    share_sum = {k: sum(w for w, r in zip(raw, rooms, strict=True) if r.kind == k) for k in ROOM_SHARE}
-    present = {k: ROOM_SHARE[k] for k in ROOM_SHARE if share_sum[k] > 0}
-    norm = sum(present.values())
-    cum: list[float] = []
-    acc = 0.0
-    for w, room in zip(raw, rooms, strict=True):
-        acc += w / share_sum[room.kind] * present[room.kind] / norm
-        cum.append(acc)
-    cum[-1] = 1.0 + 1e-9
-    by_kind = {k: [i for i, r in enumerate(rooms) if r.kind == k] for k in ROOM_SHARE}
-    last_side = [prng.randrange(2) for _ in rooms]
-    last_sender = [0] * len(rooms)
-
-    text_pool = _text_pool(crng)
-    sticker_ids = [crng.randrange(10_000, 700_000_000) for _ in range(200)]
-    plan = _demo_plan(total) if demo else {}
-    long_p = 0.0 if demo else P_LONG
-
-    hour0, buckets = _time_buckets(sc)
-    counts = _allocate(total, _hour_weights(hour0, buckets, trng, demo))
-    seconds = [timedelta(seconds=s) for s in range(3600)]
-
-    rand = prng.random
-    crand = crng.random
-    pool_bits = crng.getrandbits
-    t_photo = P_TEXT + P_PHOTO
-    t_file = t_photo + P_FILE
-    t_video = t_file + P_VIDEO
-    t_stamp = t_video + P_STAMP
-    new_message = Message
-    index = 0
-    prev_dt: datetime | None = None
-    prev_room = 0
-
-    for (hour, lo, hi), count in zip(buckets, counts, strict=True):
-        if not count:
-            continue
-        bucket_dt = hour0 + timedelta(hours=hour)
-        last_off = -1
-        off_dt = bucket_dt
-        for off in _sorted_offsets(trng, count, lo, hi):
-            if off != last_off:
-                off_dt = bucket_dt + seconds[off]
-                last_off = off
-            dt = off_dt
-            forced = plan.get(index) if plan else None
-            if forced is None:
-                r = bisect_right(cum, rand())
-            elif forced == "dup":
-                dt = prev_dt or dt
-                r = prev_room
-            elif forced in ("bot", "internal", "group"):
-                choices = by_kind["single" if forced == "bot" else forced]
-                r = choices[int(rand() * len(choices))] if choices else bisect_right(cum, rand())
-            else:
-                r = bisect_right(cum, rand())
-            kind_r = r_kind[r]
-
-            # Sender.
-            is_bot = False
-            if kind_r == 0:
-                if bot_part is not None and (forced == "bot" or (forced is None and rand() < P_BOT)):
-                    is_bot = True
-                else:
-                    side = last_side[r]
-                    if rand() < 0.7 or forced == "dup":
-                        side ^= 1
-                        last_side[r] = side
-                    s = side
-            elif kind_r == 1:
-                nm = r_members[r]
-                side = last_side[r]
-                if rand() < 0.6 or forced == "dup":
-                    side ^= 1
-                    last_side[r] = side
-                if side == 0:
-                    s = int(rand() * nm)
-                else:
-                    s = nm + int(rand() * (len(r_parts[r]) - nm))
-            else:
-                n = r_members[r]
-                s = int(rand() * n)
-                if s == last_sender[r] and n > 1 and (rand() < 0.7 or forced == "dup"):
-                    s = (s + 1 + int(rand() * (n - 1))) % n
-                last_sender[r] = s
-
-            # Content.
-            if is_bot:
-                kind = "text"
-                text = BOT_TEXTS[int(crand() * len(BOT_TEXTS))]
-                sender = bot_part
-                recipients = r_bot_recipients[r]
-            else:
-                sender = r_parts[r][s]
-                recipients = r_recipients[r][s]
-                x = crand()
-                if forced is not None and forced in _FORCED_KIND_X:
-                    x = _FORCED_KIND_X[forced]
-                if x < P_TEXT:
-                    kind = "text"
-                    if forced == "long":
-                        text = _long_text(crng, crng.randint(2_450, 2_550))
-                    elif x < long_p:
-                        text = _long_text(crng, crng.randint(3_000, 39_900))
-                    else:
-                        text = text_pool[pool_bits(TEXT_POOL_BITS)]
-                elif x < t_photo:
-                    kind = "photo"
-                    text = f"(写真) IMG_{dt:%Y%m%d_%H%M%S}.jpg"
-                elif x < t_file:
-                    kind = "file"
-                    template = FILE_NAMES[int(crand() * len(FILE_NAMES))]
-                    name = template.format(
-                        y=dt.year, ym=f"{dt:%Y%m}", md=f"{dt:%m%d}", n=1 + int(crand() * 9)
-                    )
-                    text = f"(ファイル) {name}"
-                elif x < t_video:
-                    kind = "video"
-                    text = f"(動画) VID_{dt:%Y%m%d_%H%M%S}.mp4"
-                elif x < t_stamp:
-                    kind = "stamp"
-                    sticker = sticker_ids[int(crand() * len(sticker_ids))]
-                    text = f"{STICKER_URL}/{sticker}/android/sticker.png"
-                else:
-                    kind = "location"
-                    address, lat, lng = LOCATIONS[int(crand() * len(LOCATIONS))]
-                    lat += (crand() - 0.5) * 0.002
-                    lng += (crand() - 0.5) * 0.002
-                    text = f"(位置情報) {address}\nhttps://maps.google.com/?q={lat:.6f},{lng:.6f}"
-
-            yield new_message(dt, r_channel[r], sender, recipients, kind, text)
-            prev_dt = dt
-            prev_room = r
+def _message_loop(p: _Plan) -> Iterator[Message]:
+    # Kept small on purpose: hot, and tracemalloc's cost per allocation grows with the function size.
+    rand, crand, pool_bits, pool = p.prng.random, p.crng.random, p.crng.getrandbits, p.text_pool
+    cum, kinds, members, parts, recipients = p.cum, p.kinds, p.members, p.parts, p.recipients
+    last_side, last_sender, channels, bot = p.last_side, p.last_sender, p.channels, p.bot
+    plan, content, plain_lo = p.forced, p.content, p.long_p
+    index, prev_dt, prev_room, forced = 0, None, 0, None
+    for dt in p.times():
+        if plan:
+            forced = plan.get(index)
             index += 1
+        if forced is None:
+            r = bisect_right(cum, rand())
+        elif forced == "dup":
+            dt, r = prev_dt or dt, prev_room
+        else:
+            r = p.forced_room(forced) if forced in ("bot", "internal", "group") else bisect_right(cum, rand())
+        prev_dt, prev_room = dt, r
+        kind_r = kinds[r]
+        if kind_r == 0:  # single: mostly alternating member / friend; sometimes the bot
+            if bot is not None and (forced == "bot" or (forced is None and rand() < P_BOT)):
+                text = BOT_TEXTS[int(crand() * len(BOT_TEXTS))]
+                yield Message(dt, channels[r], bot, p.bot_recipients[r], "text", text)
+                continue
+            s = last_side[r]
+            if rand() < 0.7 or forced == "dup":
+                s = last_side[r] = s ^ 1
+        elif kind_r == 1:  # group: alternate sides, any participant of the side
+            side = last_side[r]
+            if rand() < 0.6 or forced == "dup":
+                side = last_side[r] = side ^ 1
+            nm = members[r]
+            s = int(rand() * nm) if side == 0 else nm + int(rand() * (len(parts[r]) - nm))
+        else:  # internal: members only, rarely the same one twice
+            n = members[r]
+            s = int(rand() * n)
+            if s == last_sender[r] and n > 1 and (rand() < 0.7 or forced == "dup"):
+                s = (s + 1 + int(rand() * (n - 1))) % n
+            last_sender[r] = s
+        x = crand() if forced is None else _FORCED_KIND_X.get(forced, crand())
+        if plain_lo <= x < P_TEXT and forced != "long":
+            kind, text = "text", pool[pool_bits(TEXT_POOL_BITS)]
+        else:
+            kind, text = content(x, dt, forced)
+        yield Message(dt, channels[r], parts[r][s], recipients[r][s], kind, text)
 
 
 # A content draw that lands in the wanted kind (used by the demo plan).

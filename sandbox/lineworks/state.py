@@ -45,7 +45,7 @@ from sandbox.lineworks.errors import (
     Unauthorized,
 )
 
-FAULT_KINDS = frozenset({"429", "500", "503", "reset", "expire_token", "download_error"})
+FAULT_KINDS = frozenset({"429", "500", "503", "reset", "expire_token", "download_error", "repeat_cursor"})
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 REFRESH_TOKEN_LIFETIME = 90 * 86400  # 90 days (DOC:auth-jwt)
 
@@ -63,6 +63,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "download_slot_timeout": 60,
     # How a second concurrent download is rejected is UNCONFIRMED (429 or 403); configurable.
     "concurrent_download_status": 429,
+    "rate_window_seconds": limits.RATE_WINDOW_SECONDS,  # shorten only to exercise limits quickly
     "injected_rate_limit_reset": 1,  # rateLimit-reset sent with an injected 429
     "csv_bom": True,
     "csv_date_format": "iso",  # iso: 2025-05-30T18:24:53+09:00 | slash: 2026/09/01 09:00:00 | dash
@@ -216,6 +217,7 @@ class LineWorksState:
                                "WHERE client_id = ?", (client_id,)).fetchone()
         if app is None or not hmac.compare_digest(app[0], client_secret):
             raise OAuthError("invalid_client", "client authentication failed", status=401)
+        self.calls[f"token.{'jwt' if grant_type == JWT_BEARER else grant_type}"] += 1
         if grant_type == JWT_BEARER:
             self._verify_assertion(form.get("assertion"), client_id, app[1], app[2])
             requested = (form.get("scope") or "").split()
@@ -314,7 +316,7 @@ class LineWorksState:
         self.calls[operation] += 1
         rate_limits = self.config["rate_limits"]
         limit = int(rate_limits.get(family, rate_limits["default"]))
-        return self.rate_limiter.hit(self.domain_id, family, limit)
+        return self.rate_limiter.hit(self.domain_id, family, limit, window=float(self.config["rate_window_seconds"]))
 
     # --- directory -----------------------------------------------------------------------------
     def list_users(self, count: str | None, cursor: str | None) -> dict[str, Any]:
@@ -430,6 +432,7 @@ class LineWorksState:
         now = time.monotonic()
         with self._lock:
             if now < self._download_busy_until:
+                self.calls["download.rejected_concurrent"] += 1
                 status = int(self.config["concurrent_download_status"])
                 if status == 429:
                     raise TooManyRequests("another download is in progress; finish it before requesting again")

@@ -33,8 +33,12 @@ KATAKANA_RE = re.compile(r"^[\u30a1-\u30fc]+$")
 PHOTO_RE = re.compile(r"^\(写真\) IMG_(\d{8}_\d{6})\.jpg$")
 VIDEO_RE = re.compile(r"^\(動画\) VID_(\d{8}_\d{6})\.mp4$")
 FILE_RE = re.compile(r"^\(ファイル\) \S.*\.(pdf|docx|pptx|xlsx|zip)$")
-STAMP_RE = re.compile(r"^https://stickershop\.line-scdn\.net/stickershop/v1/sticker/\d+/android/sticker\.png$")
-LOCATION_RE = re.compile(r"^\(位置情報\) (東京都|大阪府)\S+\nhttps://maps\.google\.com/\?q=\d+\.\d{6},\d+\.\d{6}$")
+STAMP_RE = re.compile(
+    r"^https://stickershop\.line-scdn\.net/stickershop/v1/sticker/\d+/android/sticker\.png$"
+)
+LOCATION_RE = re.compile(
+    r"^\(位置情報\) (東京都|大阪府)\S+\nhttps://maps\.google\.com/\?q=\d+\.\d{6},\d+\.\d{6}$"
+)
 HALF_WIDTH_KANA_RE = re.compile(r"[\uff66-\uff9f]")
 EMOJI_RE = re.compile(r"[\U0001f300-\U0001faff\u2600-\u27bf\u2661]")
 ROMAJI_RE = re.compile(r"^[A-Za-z]+([ ._][A-Za-z]+)*$")
@@ -156,7 +160,9 @@ def test_should_be_identical_across_processes_with_different_hash_seeds() -> Non
 
 
 @pytest.mark.parametrize("which", ["test", "bench"])
-def test_should_yield_exactly_size_messages_sorted_by_time(which: str, request: pytest.FixtureRequest) -> None:
+def test_should_yield_exactly_size_messages_sorted_by_time(
+    which: str, request: pytest.FixtureRequest
+) -> None:
     scenario: Scenario = request.getfixturevalue("test_scenario" if which == "test" else "bench")
     messages: list[Message] = request.getfixturevalue(f"{which}_messages")
 
