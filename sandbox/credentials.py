@@ -47,7 +47,7 @@ class SandboxCredentials:
             "host": f"{base_url}/v1.0",
             "login": self.client_id,
             "password": self.client_secret,
-            "extra": {"token_url": f"{base_url}/oauth2/v2.0/token", "service_account": self.service_account,
+            "extra": {"auth_url": f"{base_url}/oauth2/v2.0/token", "service_account": self.service_account,
                       "private_key": self.private_key, "bot_id": str(self.bot_id), "bot_secret": self.bot_secret,
                       "scopes": " ".join(self.scopes), "ca_bundle": ca_bundle, **extra},
         }

@@ -243,7 +243,7 @@ class LineWorksHook(BaseHook):
         settings = _Settings(
             conn_id=self.lineworks_conn_id,
             api_base_url=host.rstrip("/"),
-            token_url=get("token_url", DEFAULT_TOKEN_URL),
+            token_url=get("auth_url", DEFAULT_TOKEN_URL),
             client_id=conn.login or get("client_id"),
             client_secret=conn.password or get("client_secret"),
             service_account=get("service_account"),

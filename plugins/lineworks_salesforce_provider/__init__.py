@@ -32,7 +32,9 @@ def get_provider_info() -> dict:
                 "hook-class-name": "hooks.lineworks.LineWorksHook",
                 "hook-name": "LINE WORKS",
                 "conn-fields": {
-                    "token_url": {
+                    # Named auth_url, not token_url: Airflow masks values of keys containing "token",
+                    # which would hide the default URL in the connection form.
+                    "auth_url": {
                         "label": "Token URL",
                         "schema": {**_STRING, "default": DEFAULT_TOKEN_URL},
                         "description": "OAuth 2.0 token endpoint (JWT bearer grant and refresh).",

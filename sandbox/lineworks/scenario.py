@@ -537,10 +537,20 @@ class _Ids:
                 return value
 
 
-def _friend_display_name(rng: random.Random) -> str:
+DISPLAY_NAME_STYLES = 10
+
+
+def _styles(rng: random.Random) -> Iterator[int]:
+    """Display-name styles in shuffled blocks: every style equally often, in a seeded order."""
+    while True:
+        block = list(range(DISPLAY_NAME_STYLES))
+        rng.shuffle(block)
+        yield from block
+
+
+def _friend_display_name(rng: random.Random, style: int) -> str:
     last, last_kana, last_romaji = rng.choice(SURNAMES)
     first, first_kana, first_romaji = rng.choice(GIVEN_NAMES)
-    style = rng.randrange(10)
     if style == 0:  # full name with an ideographic space
         return f"{last}\u3000{first}"
     if style == 1:  # kanji without a space (sometimes the given name only)
@@ -665,14 +675,16 @@ def generate(
     # Friends (as mutable names first, frozen at the end) -----------------------------------------
     frng = _rng(seed, "friends")
     low, high = base.friends_per_member
+    styles = _styles(_rng(seed, "display-name-styles"))
     names_by_member: list[list[str]] = []
     for _ in members:
         names: list[str] = []
         for _ in range(frng.randint(low, high)):
-            name = _friend_display_name(frng)
+            style = next(styles)
+            name = _friend_display_name(frng, style)
             tries = 0
             while name in names and tries < 20:  # duplicates within a member only where forced below
-                name = _friend_display_name(frng)
+                name = _friend_display_name(frng, style)
                 tries += 1
             names.append(name)
         names_by_member.append(names)
@@ -765,6 +777,8 @@ def generate(
             title = f"{rrng.choice(DEPARTMENTS)} {rrng.choice(INTERNAL_SUFFIXES)}"
             rooms.append(Room(ids.new(), "internal", title, tuple(members[i].user_id for i in chosen), ()))
 
+    if not rooms and base.messages:
+        raise ValueError("no rooms to put messages in: give the members friends or internal rooms")
     return Scenario(
         seed=seed,
         size=base,
