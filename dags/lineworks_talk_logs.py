@@ -20,8 +20,10 @@ from datetime import datetime, timedelta, timezone
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 LOOKBACK = timedelta(hours=2)
-STAGING_URL = os.environ.get("LINEWORKS_STAGING_URL", "file://" + os.path.join(
-    os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), "staging"))
+STAGING_URL = os.environ.get(
+    "LINEWORKS_STAGING_URL",
+    "file://" + os.path.join(os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), "staging"),
+)
 
 
 @dag(
@@ -56,7 +58,9 @@ def lineworks_talk_logs():
         dest = ObjectStoragePath(STAGING_URL) / "message-contents" / f"{data_interval_end:%Y%m%dT%H%M%S}.csv"
         dest.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as scratch:
-            result = LineWorksHook().download_message_contents(start, data_interval_end, f"{scratch}/talk.csv")
+            result = LineWorksHook().download_message_contents(
+                start, data_interval_end, f"{scratch}/talk.csv"
+            )
             with open(result.path, "rb") as src, dest.open("wb") as out:
                 shutil.copyfileobj(src, out, 1 << 20)
         return str(dest)

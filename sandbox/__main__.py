@@ -18,7 +18,7 @@ DEFAULT_STATE_DIR = Path(".sandbox")
 
 
 def scenario_spec(name_or_file: str, seed: int, creds, callback_url: str | None = None) -> dict:
-    """A scenario: a generator size (``demo``/``test``/``bench``) or a JSON/YAML file, plus our app and bot."""
+    """A scenario (a generator size ``demo``/``test``/``bench`` or a JSON/YAML file) plus our app and bot."""
     from sandbox.lineworks.seeding import read_spec
 
     if Path(name_or_file).is_file():
@@ -38,8 +38,9 @@ def _control(state_dir: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve")
@@ -72,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             state.reset()
             state.seed(scenario_spec(args.scenario, args.seed_value, ensure_credentials(state_dir)))
         url = f"https://localhost:{args.port}"
-        (state_dir / "endpoints.json").write_text(json.dumps(
-            {"lineworks": {"url": url}, "ca_bundle": str(tls.ca_cert.resolve())}, indent=2))
+        (state_dir / "endpoints.json").write_text(
+            json.dumps({"lineworks": {"url": url}, "ca_bundle": str(tls.ca_cert.resolve())}, indent=2)
+        )
         print(f"LINE WORKS sandbox on {url} (CA: {tls.ca_cert})", flush=True)
         serve_forever(build_app(state), tls, args.host, args.port)
         return 0

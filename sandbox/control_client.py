@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-
 from hooks.tls import make_session  # the same CA handling as the product hooks
 
 
@@ -19,7 +17,9 @@ class SandboxControl:
     def call(self, method: str, path: str, body: Any = None) -> Any:
         response = self.session.request(method, f"{self.base_url}/_sandbox{path}", json=body, timeout=600)
         if response.status_code >= 400:
-            raise RuntimeError(f"sandbox control {method} {path}: HTTP {response.status_code} {response.text}")
+            raise RuntimeError(
+                f"sandbox control {method} {path}: HTTP {response.status_code} {response.text}"
+            )
         return response.json()
 
     def reset(self) -> Any:
@@ -35,9 +35,12 @@ class SandboxControl:
         """The next ``count`` calls to ``target`` answer ``kind`` (429, 500, 503, reset, ...)."""
         return self.call("POST", "/faults", {"target": target, "kind": kind, "count": count})
 
-    def random_faults(self, rate: float, kinds: list[str], seed: int = 0, targets: list[str] | None = None) -> Any:
-        return self.call("POST", "/faults", {"random": {"rate": rate, "kinds": kinds, "seed": seed,
-                                                        "targets": targets}})
+    def random_faults(
+        self, rate: float, kinds: list[str], seed: int = 0, targets: list[str] | None = None
+    ) -> Any:
+        return self.call(
+            "POST", "/faults", {"random": {"rate": rate, "kinds": kinds, "seed": seed, "targets": targets}}
+        )
 
     def clear_faults(self) -> Any:
         return self.call("DELETE", "/faults")

@@ -33,12 +33,21 @@ class SandboxCredentials:
 
     def app_spec(self) -> dict:
         """The scenario-file entry that registers this app with the LINE WORKS sandbox."""
-        return {"clientId": self.client_id, "clientSecret": self.client_secret,
-                "serviceAccount": self.service_account, "publicKey": self.public_key, "scopes": self.scopes}
+        return {
+            "clientId": self.client_id,
+            "clientSecret": self.client_secret,
+            "serviceAccount": self.service_account,
+            "publicKey": self.public_key,
+            "scopes": self.scopes,
+        }
 
     def bot_spec(self, callback_url: str | None = None) -> dict:
-        return {"botId": self.bot_id, "secret": self.bot_secret, "callbackUrl": callback_url,
-                "name": "社外連絡先Bot"}
+        return {
+            "botId": self.bot_id,
+            "secret": self.bot_secret,
+            "callbackUrl": callback_url,
+            "name": "社外連絡先Bot",
+        }
 
     def connection(self, base_url: str, ca_bundle: str, **extra: object) -> dict:
         """An Airflow connection (JSON form, for ``AIRFLOW_CONN_LINEWORKS_DEFAULT``) to the sandbox."""
@@ -47,18 +56,29 @@ class SandboxCredentials:
             "host": f"{base_url}/v1.0",
             "login": self.client_id,
             "password": self.client_secret,
-            "extra": {"auth_url": f"{base_url}/oauth2/v2.0/token", "service_account": self.service_account,
-                      "private_key": self.private_key, "bot_id": str(self.bot_id), "bot_secret": self.bot_secret,
-                      "scopes": " ".join(self.scopes), "ca_bundle": ca_bundle, **extra},
+            "extra": {
+                "auth_url": f"{base_url}/oauth2/v2.0/token",
+                "service_account": self.service_account,
+                "private_key": self.private_key,
+                "bot_id": str(self.bot_id),
+                "bot_secret": self.bot_secret,
+                "scopes": " ".join(self.scopes),
+                "ca_bundle": ca_bundle,
+                **extra,
+            },
         }
 
 
 def generate_credentials(scopes: list[str] | None = None) -> SandboxCredentials:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return SandboxCredentials(
         client_id="Zbs" + secrets.token_hex(8),
         client_secret=secrets.token_urlsafe(18),

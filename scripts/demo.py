@@ -56,9 +56,14 @@ def _cut(text: str, width: int) -> str:
 def start_sandbox() -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)])}
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "--state-dir", str(STATE_DIR), "serve",
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--state-dir", str(STATE_DIR), "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"https://localhost:{port}"
     control = SandboxControl(url, str(ensure_tls(STATE_DIR).ca_cert))
     deadline = time.monotonic() + 30
@@ -82,8 +87,10 @@ def main() -> int:
         control.reset()
         rows = control.seed(scenario_spec("demo", 42, creds))["rows"]
         print(f"LINE WORKS sandbox: {url}  (TLS from a local CA: {tls.ca_cert.relative_to(ROOT)})")
-        print(f"seeded demo company: {rows['users']} members, {rows['contacts']} LINE friends, "
-              f"{rows['rooms']} rooms, {rows['messages']} messages\n")
+        print(
+            f"seeded demo company: {rows['users']} members, {rows['contacts']} LINE friends, "
+            f"{rows['rooms']} rooms, {rows['messages']} messages\n"
+        )
 
         # The only thing that differs from production: the connection.
         os.environ["AIRFLOW_CONN_LINEWORKS_DEFAULT"] = json.dumps(creds.connection(url, str(tls.ca_cert)))
@@ -104,11 +111,13 @@ def main() -> int:
         for friend in hook.list_friends():
             owner = members[friend["linkedExternalUser"]["buddyUserIds"][0]]
             display = friend["contactName"]["lastName"] + friend["contactName"]["firstName"]
-            print(f"  {_cut(display, 22)} friend of {owner['userName']['lastName']} {owner['userName']['firstName']}"
-                  f"  (contactId {friend['contactId'][:8]}…)")
+            owner_name = f"{owner['userName']['lastName']} {owner['userName']['firstName']}"
+            print(f"  {_cut(display, 22)} friend of {owner_name}  (contactId {friend['contactId'][:8]}…)")
 
         rep = next(iter(members.values()))
-        hook.send_message_to_user(rep["email"], {"type": "text", "text": "社外連絡先の登録をお手伝いします。"})
+        hook.send_message_to_user(
+            rep["email"], {"type": "text", "text": "社外連絡先の登録をお手伝いします。"}
+        )
         said = control.bot_messages(creds.bot_id)
         print(f"\nbot said to {rep['email']}: {said[-1]['content']['text']}")
 
@@ -116,20 +125,33 @@ def main() -> int:
         result = hook.download_message_contents(HOUR, HOUR + timedelta(hours=1), dest)
         with open(result.path, encoding="utf-8", newline="") as fh:
             rows_ = list(csv.DictReader(fh))
-        print(f"\nmessage contents {HOUR:%Y-%m-%d %H:%M}–{HOUR + timedelta(hours=1):%H:%M} JST "
-              f"(Monitoring API, 302 → other host): {len(rows_)} rows, {result.bytes:,} bytes → "
-              f"{Path(result.path).relative_to(ROOT)}")
+        print(
+            f"\nmessage contents {HOUR:%Y-%m-%d %H:%M}–{HOUR + timedelta(hours=1):%H:%M} JST "
+            f"(Monitoring API, 302 → other host): {len(rows_)} rows, {result.bytes:,} bytes → "
+            f"{Path(result.path).relative_to(ROOT)}"
+        )
         print(f"  {_cut('日時', 10)}{_cut('送信者', 24)}{_cut('受信者', 24)}トーク")
         for row in rows_[:12]:
-            print(f"  {_cut(row['日時'][11:19], 10)}{_cut(row['送信者'], 24)}{_cut(row['受信者'], 24)}"
-                  f"{_cut(row['トーク'], 40)}")
+            print(
+                f"  {_cut(row['日時'][11:19], 10)}{_cut(row['送信者'], 24)}{_cut(row['受信者'], 24)}"
+                f"{_cut(row['トーク'], 40)}"
+            )
         if len(rows_) > 12:
             print(f"  … {len(rows_) - 12} more")
-        kinds = Counter("bot" if r["送信者"].startswith("[Bot]") else
-                        "photo" if r["トーク"].startswith("(写真)") else
-                        "stamp" if r["トーク"].startswith("https://stickershop") else
-                        "location" if r["トーク"].startswith("(位置情報)") else
-                        "multi-line" if "\n" in r["トーク"] else "text" for r in rows_)
+        kinds = Counter(
+            "bot"
+            if r["送信者"].startswith("[Bot]")
+            else "photo"
+            if r["トーク"].startswith("(写真)")
+            else "stamp"
+            if r["トーク"].startswith("https://stickershop")
+            else "location"
+            if r["トーク"].startswith("(位置情報)")
+            else "multi-line"
+            if "\n" in r["トーク"]
+            else "text"
+            for r in rows_
+        )
         print(f"  kinds: {dict(kinds)}")
         calls = control.stats()["calls"]
         print(f"\nAPI calls seen by the sandbox: {json.dumps(calls)}")

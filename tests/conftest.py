@@ -20,8 +20,12 @@ from sandbox.lineworks.routes import build_app, create_state
 from sandbox.lineworks.state import LineWorksState
 
 # Fast, still real, retry timings for tests (the production defaults are seconds to a minute).
-FAST_RETRIES = {"backoff_base": 0.01, "backoff_max": 0.05, "rate_limit_wait_max": 2,
-                "rate_limits": {"default": 100000, "monitoring": 100000, "audit": 100000}}
+FAST_RETRIES = {
+    "backoff_base": 0.01,
+    "backoff_max": 0.05,
+    "rate_limit_wait_max": 2,
+    "rate_limits": {"default": 100000, "monitoring": 100000, "audit": 100000},
+}
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +39,9 @@ def credentials() -> SandboxCredentials:
 
 
 @pytest.fixture(scope="session")
-def _lineworks_server(tmp_path_factory: pytest.TempPathFactory,
-                      sandbox_tls: TLSFiles) -> Iterator[tuple[ThreadedServer, LineWorksState]]:
+def _lineworks_server(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_tls: TLSFiles
+) -> Iterator[tuple[ThreadedServer, LineWorksState]]:
     state = create_state(tmp_path_factory.mktemp("lineworks-state"))
     server = ThreadedServer(build_app(state), sandbox_tls).start()
     yield server, state
@@ -46,8 +51,9 @@ def _lineworks_server(tmp_path_factory: pytest.TempPathFactory,
 class LineWorksSandbox:
     """A reset, registered sandbox tenant for one test."""
 
-    def __init__(self, server: ThreadedServer, state: LineWorksState, tls: TLSFiles,
-                 creds: SandboxCredentials) -> None:
+    def __init__(
+        self, server: ThreadedServer, state: LineWorksState, tls: TLSFiles, creds: SandboxCredentials
+    ) -> None:
         self.url = server.url
         self.state = state
         self.ca_bundle = str(tls.ca_cert)

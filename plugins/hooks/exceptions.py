@@ -13,7 +13,9 @@ class LineWorksApiError(AirflowException):
     def __init__(self, status: int | None, code: str, description: str, *, operation: str = "") -> None:
         self.status, self.code, self.description, self.operation = status, code, description, operation
         where = f"{operation}: " if operation else ""
-        super().__init__(f"{where}HTTP {status} {code}: {description}" if status else f"{where}{code}: {description}")
+        super().__init__(
+            f"{where}HTTP {status} {code}: {description}" if status else f"{where}{code}: {description}"
+        )
 
 
 class LineWorksAuthError(LineWorksApiError):

@@ -179,7 +179,9 @@ def format_api_time(value: datetime) -> str:
 
 def encode_query(params: dict[str, Any]) -> str:
     """Percent-encode every value (``+`` → ``%2B``, cursor ``=``/``/`` too), dropping None values."""
-    return "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in params.items() if v is not None)
+    return "&".join(
+        f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in params.items() if v is not None
+    )
 
 
 def split_windows(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
@@ -214,8 +216,14 @@ class LineWorksHook(BaseHook):
     conn_type = "lineworks"
     hook_name = "LINE WORKS"
 
-    def __init__(self, lineworks_conn_id: str = default_conn_name, *, rate_limits: dict[str, float] | None = None,
-                 max_attempts: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        lineworks_conn_id: str = default_conn_name,
+        *,
+        rate_limits: dict[str, float] | None = None,
+        max_attempts: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.lineworks_conn_id = lineworks_conn_id
         self._rate_limit_overrides = rate_limits or {}
@@ -258,14 +266,22 @@ class LineWorksHook(BaseHook):
         for name in ("max_attempts", "friends_cap", "jwt_lifetime"):
             if get(name) is not None:
                 setattr(settings, name, int(get(name)))
-        for name in ("backoff_base", "backoff_max", "rate_limit_wait_max", "timeout", "refresh_margin",
-                     "rate_limit_window"):
+        for name in (
+            "backoff_base",
+            "backoff_max",
+            "rate_limit_wait_max",
+            "timeout",
+            "refresh_margin",
+            "rate_limit_window",
+        ):
             if get(name) is not None:
                 setattr(settings, name, float(get(name)))
         if self._max_attempts_override is not None:
             settings.max_attempts = self._max_attempts_override
         settings.jwt_lifetime = min(settings.jwt_lifetime, JWT_MAX_LIFETIME)
-        settings.secrets = [s for s in (settings.client_secret, settings.private_key, settings.bot_secret) if s]
+        settings.secrets = [
+            s for s in (settings.client_secret, settings.private_key, settings.bot_secret) if s
+        ]
         return settings
 
     @cached_property
@@ -279,18 +295,30 @@ class LineWorksHook(BaseHook):
     # --- authentication --------------------------------------------------------------------------
     def _jwt_assertion(self) -> str:
         s = self.settings
-        missing = [n for n, v in (("Client ID", s.client_id), ("Client Secret", s.client_secret),
-                                  ("Service Account", s.service_account), ("Private Key", s.private_key)) if not v]
+        missing = [
+            n
+            for n, v in (
+                ("Client ID", s.client_id),
+                ("Client Secret", s.client_secret),
+                ("Service Account", s.service_account),
+                ("Private Key", s.private_key),
+            )
+            if not v
+        ]
         if missing:
-            raise LineWorksAuthError(None, "MISSING_CREDENTIALS",
-                                     f"connection {s.conn_id!r} lacks: {', '.join(missing)}")
+            raise LineWorksAuthError(
+                None, "MISSING_CREDENTIALS", f"connection {s.conn_id!r} lacks: {', '.join(missing)}"
+            )
         now = int(time.time())
         claims = {"iss": s.client_id, "sub": s.service_account, "iat": now, "exp": now + s.jwt_lifetime}
         try:
             return jwt.encode(claims, s.private_key, algorithm="RS256")
         except (ValueError, TypeError, jwt.PyJWTError):
-            raise LineWorksAuthError(None, "INVALID_PRIVATE_KEY",
-                                     f"the Private Key of connection {s.conn_id!r} is not a PEM RSA key") from None
+            raise LineWorksAuthError(
+                None,
+                "INVALID_PRIVATE_KEY",
+                f"the Private Key of connection {s.conn_id!r} is not a PEM RSA key",
+            ) from None
 
     def _token_request(self, form: dict[str, str]) -> _Token:
         s = self.settings
@@ -299,16 +327,25 @@ class LineWorksHook(BaseHook):
             raise self._error(response, "token", LineWorksAuthError)
         body = response.json()
         lifetime = float(body.get("expires_in", 3600))  # a string in practice ("86400")
-        token = _Token(body["access_token"], body.get("refresh_token") or form.get("refresh_token"),
-                       time.time() + lifetime, lifetime)
+        token = _Token(
+            body["access_token"],
+            body.get("refresh_token") or form.get("refresh_token"),
+            time.time() + lifetime,
+            lifetime,
+        )
         self._mask(token.access_token, token.refresh_token)
         self.log.debug("LINE WORKS token issued for %s (expires in %ss)", s.conn_id, int(lifetime))
         return token
 
     def _send_token_form(self, form: dict[str, str]) -> requests.Response:
         s = self.settings
-        response = self.session.post(s.token_url, data=form, timeout=s.timeout, verify=self._verify,
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        response = self.session.post(
+            s.token_url,
+            data=form,
+            timeout=s.timeout,
+            verify=self._verify,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         if response.status_code in _RETRYABLE_STATUS:
             raise _Retryable(response)
         return response
@@ -325,14 +362,26 @@ class LineWorksHook(BaseHook):
             new = None
             if token and token.refresh_token:
                 try:
-                    new = self._token_request({"grant_type": "refresh_token", "refresh_token": token.refresh_token,
-                                               "client_id": s.client_id or "", "client_secret": s.client_secret or ""})
+                    new = self._token_request(
+                        {
+                            "grant_type": "refresh_token",
+                            "refresh_token": token.refresh_token,
+                            "client_id": s.client_id or "",
+                            "client_secret": s.client_secret or "",
+                        }
+                    )
                 except LineWorksAuthError:
                     self.log.info("LINE WORKS refresh token was refused; requesting a new token with the JWT")
             if new is None:
-                new = self._token_request({"assertion": self._jwt_assertion(), "grant_type": JWT_BEARER_GRANT,
-                                           "client_id": s.client_id or "", "client_secret": s.client_secret or "",
-                                           "scope": s.scopes})
+                new = self._token_request(
+                    {
+                        "assertion": self._jwt_assertion(),
+                        "grant_type": JWT_BEARER_GRANT,
+                        "client_id": s.client_id or "",
+                        "client_secret": s.client_secret or "",
+                        "scope": s.scopes,
+                    }
+                )
             _TOKENS[key] = new
             return new.access_token
 
@@ -353,7 +402,9 @@ class LineWorksHook(BaseHook):
     def _limiter(self, family: str) -> _RateLimiter:
         limits = self.settings.rate_limits
         limit, window = int(limits.get(family, limits["default"])), self.settings.rate_limit_window
-        return _shared(_LIMITERS, (self.settings.conn_id, family, limit, window), lambda: _RateLimiter(limit, window))
+        return _shared(
+            _LIMITERS, (self.settings.conn_id, family, limit, window), lambda: _RateLimiter(limit, window)
+        )
 
     def _wait(self, retry_state: tenacity.RetryCallState) -> float:
         s = self.settings
@@ -372,8 +423,14 @@ class LineWorksHook(BaseHook):
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             what = exc.response.status_code if isinstance(exc, _Retryable) else type(exc).__name__
-            self.log.warning("LINE WORKS %s: %s, retrying in %.1fs (attempt %d of %d)", operation, what,
-                             state.upcoming_sleep, state.attempt_number, s.max_attempts)
+            self.log.warning(
+                "LINE WORKS %s: %s, retrying in %.1fs (attempt %d of %d)",
+                operation,
+                what,
+                state.upcoming_sleep,
+                state.attempt_number,
+                s.max_attempts,
+            )
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(s.max_attempts),
@@ -389,12 +446,25 @@ class LineWorksHook(BaseHook):
             kind = LineWorksRateLimited if exc.response.status_code == 429 else LineWorksTransientError
             raise self._error(exc.response, operation, kind) from None
         except _CONNECTION_ERRORS as exc:
-            raise LineWorksTransientError(None, "CONNECTION_ERROR",
-                                          f"{type(exc).__name__} after {s.max_attempts} attempts",
-                                          operation=operation) from None
+            raise LineWorksTransientError(
+                None,
+                "CONNECTION_ERROR",
+                f"{type(exc).__name__} after {s.max_attempts} attempts",
+                operation=operation,
+            ) from None
 
-    def _api(self, method: str, path: str, *, operation: str, family: str, params: dict[str, Any] | None = None,
-             json: Any = None, expected: tuple[int, ...] = (200,), allow_redirects: bool = True) -> requests.Response:
+    def _api(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        family: str,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        expected: tuple[int, ...] = (200,),
+        allow_redirects: bool = True,
+    ) -> requests.Response:
         """One API call: rate limit, bearer token, retries, one re-auth + replay on 401, typed errors."""
         s = self.settings
         url = f"{s.api_base_url}{path}"
@@ -403,9 +473,15 @@ class LineWorksHook(BaseHook):
 
         def send(token: str) -> requests.Response:
             self._limiter(family).acquire()
-            response = self.session.request(method, url, json=json, timeout=s.timeout, verify=self._verify,
-                                            allow_redirects=allow_redirects,
-                                            headers={"Authorization": f"Bearer {token}"})
+            response = self.session.request(
+                method,
+                url,
+                json=json,
+                timeout=s.timeout,
+                verify=self._verify,
+                allow_redirects=allow_redirects,
+                headers={"Authorization": f"Bearer {token}"},
+            )
             if response.status_code in _RETRYABLE_STATUS:
                 raise _Retryable(response)
             return response
@@ -420,7 +496,9 @@ class LineWorksHook(BaseHook):
             raise self._error(response, operation, LineWorksApiError)
         return response
 
-    def _error(self, response: requests.Response, operation: str, kind: type[LineWorksApiError]) -> LineWorksApiError:
+    def _error(
+        self, response: requests.Response, operation: str, kind: type[LineWorksApiError]
+    ) -> LineWorksApiError:
         code, description = "HTTP_ERROR", response.reason or ""
         try:
             body = response.json()
@@ -437,21 +515,27 @@ class LineWorksHook(BaseHook):
                 text = text.replace(secret, "***")
         return text
 
-    def _paginate(self, path: str, key: str, params: dict[str, Any], *, operation: str,
-                  family: str) -> Iterator[dict[str, Any]]:
+    def _paginate(
+        self, path: str, key: str, params: dict[str, Any], *, operation: str, family: str
+    ) -> Iterator[dict[str, Any]]:
         """Yield items page by page; stop on an absent cursor, fail on a repeated one."""
         seen: set[str] = set()
         cursor = None
         while True:
-            body = self._api("GET", path, params={**params, "cursor": cursor}, operation=operation,
-                             family=family).json()
+            body = self._api(
+                "GET", path, params={**params, "cursor": cursor}, operation=operation, family=family
+            ).json()
             yield from body.get(key) or []
             cursor = (body.get("responseMetaData") or {}).get("nextCursor")
             if not cursor:
                 return
             if cursor in seen:
-                raise LineWorksPagingError(None, "REPEATED_CURSOR",
-                                           "the API returned a cursor it had already returned", operation=operation)
+                raise LineWorksPagingError(
+                    None,
+                    "REPEATED_CURSOR",
+                    "the API returned a cursor it had already returned",
+                    operation=operation,
+                )
             seen.add(cursor)
 
     # --- directory -------------------------------------------------------------------------------
@@ -468,11 +552,20 @@ class LineWorksHook(BaseHook):
 
         .. seealso:: https://developers.worksmobile.com/jp/docs/user-get
         """
-        return self._api("GET", f"/users/{quote(user_id, safe='')}", operation="users.get", family="users").json()
+        return self._api(
+            "GET", f"/users/{quote(user_id, safe='')}", operation="users.get", family="users"
+        ).json()
 
-    def list_friends(self, start: datetime | None = None, end: datetime | None = None, *,
-                     date_type: str = "MODIFIED_TIME", count: int = 500) -> Iterator[dict[str, Any]]:
-        """Yield the LINE friends (contacts with ``linkedExternalUser``), optionally created/modified in a window.
+    def list_friends(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        date_type: str = "MODIFIED_TIME",
+        count: int = 500,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the LINE friends (contacts with ``linkedExternalUser``), optionally only those created or
+        modified in ``[start, end)``.
 
         ``GET /contacts?searchFilterType=LINKED_EXTERNAL_USER``. A window longer than 7 days is split
         into 7-day requests. The API returns at most 50,000 contacts per operation: reaching that cap
@@ -498,40 +591,63 @@ class LineWorksHook(BaseHook):
         for lower, upper in windows:
             params: dict[str, Any] = {"searchFilterType": "LINKED_EXTERNAL_USER", "count": count}
             if lower is not None:
-                params.update(searchDateType=date_type, startDateTime=format_api_time(lower),
-                              endDateTime=format_api_time(upper))
+                params.update(
+                    searchDateType=date_type,
+                    startDateTime=format_api_time(lower),
+                    endDateTime=format_api_time(upper),
+                )
             returned = 0
-            for contact in self._paginate("/contacts", "contacts", params, operation="contacts.list",
-                                          family="contacts"):
+            for contact in self._paginate(
+                "/contacts", "contacts", params, operation="contacts.list", family="contacts"
+            ):
                 returned += 1
                 if returned >= cap:
                     raise LineWorksLimitExceeded(
-                        None, "CONTACTS_CAP_REACHED",
-                        f"the Contacts API returns at most {cap:,} contacts per listing and this one reached it; "
-                        "list with a CREATED_TIME/MODIFIED_TIME window (start, end) so each window stays below it",
-                        operation="contacts.list")
+                        None,
+                        "CONTACTS_CAP_REACHED",
+                        f"the Contacts API returns at most {cap:,} contacts per listing and this one reached "
+                        "it; list with a CREATED_TIME/MODIFIED_TIME window (start, end) so that each window "
+                        "stays below it",
+                        operation="contacts.list",
+                    )
                 if contact.get("contactId") not in seen:
                     seen.add(contact.get("contactId"))
                     yield contact
 
     # --- bot -------------------------------------------------------------------------------------
-    def send_message_to_user(self, user_id: str, content: dict[str, Any], *, bot_id: str | None = None) -> None:
+    def send_message_to_user(
+        self, user_id: str, content: dict[str, Any], *, bot_id: str | None = None
+    ) -> None:
         """Send a bot message to one member (user ID or login e-mail).
 
         .. seealso:: https://developers.worksmobile.com/jp/docs/bot-user-message-send
         """
         bot = self._bot_id(bot_id)
-        self._api("POST", f"/bots/{bot}/users/{quote(user_id, safe='')}/messages", json={"content": content},
-                  operation="bot.send_user", family="bot.message", expected=(200, 201))
+        self._api(
+            "POST",
+            f"/bots/{bot}/users/{quote(user_id, safe='')}/messages",
+            json={"content": content},
+            operation="bot.send_user",
+            family="bot.message",
+            expected=(200, 201),
+        )
 
-    def send_message_to_channel(self, channel_id: str, content: dict[str, Any], *, bot_id: str | None = None) -> None:
+    def send_message_to_channel(
+        self, channel_id: str, content: dict[str, Any], *, bot_id: str | None = None
+    ) -> None:
         """Send a bot message to a message room the bot is in.
 
         .. seealso:: https://developers.worksmobile.com/jp/docs/bot-channel-message-send
         """
         bot = self._bot_id(bot_id)
-        self._api("POST", f"/bots/{bot}/channels/{quote(channel_id, safe='')}/messages", json={"content": content},
-                  operation="bot.send_channel", family="bot.message", expected=(200, 201))
+        self._api(
+            "POST",
+            f"/bots/{bot}/channels/{quote(channel_id, safe='')}/messages",
+            json={"content": content},
+            operation="bot.send_channel",
+            family="bot.message",
+            expected=(200, 201),
+        )
 
     def _bot_id(self, bot_id: str | None) -> str:
         bot = bot_id or self.settings.bot_id
@@ -540,8 +656,15 @@ class LineWorksHook(BaseHook):
         return quote(str(bot), safe="")
 
     # --- log downloads -----------------------------------------------------------------------------
-    def download_message_contents(self, start: datetime, end: datetime, dest: str | os.PathLike[str], *,
-                                  language: str = "ja_JP", bot_filter: str = "include") -> DownloadResult:
+    def download_message_contents(
+        self,
+        start: datetime,
+        end: datetime,
+        dest: str | os.PathLike[str],
+        *,
+        language: str = "ja_JP",
+        bot_filter: str = "include",
+    ) -> DownloadResult:
         """Download the message contents of ``[start, end)`` (Monitoring API) to the CSV file ``dest``.
 
         Windows over 31 days are fetched one after another and joined under one header.
@@ -550,22 +673,50 @@ class LineWorksHook(BaseHook):
 
         :param bot_filter: ``include``, ``exclude`` or ``only`` (``botMessageFilterType``).
         """
-        params = {"language": language, "botMessageFilterType": bot_filter, "domainId": self.settings.domain_id}
-        return self._download("/monitoring/message-contents/download", params, start, end, dest,
-                              operation="monitoring.download", family="monitoring")
+        params = {
+            "language": language,
+            "botMessageFilterType": bot_filter,
+            "domainId": self.settings.domain_id,
+        }
+        return self._download(
+            "/monitoring/message-contents/download",
+            params,
+            start,
+            end,
+            dest,
+            operation="monitoring.download",
+            family="monitoring",
+        )
 
-    def download_audit_log(self, service: str, start: datetime, end: datetime, dest: str | os.PathLike[str], *,
-                           language: str = "ja_JP") -> DownloadResult:
+    def download_audit_log(
+        self,
+        service: str,
+        start: datetime,
+        end: datetime,
+        dest: str | os.PathLike[str],
+        *,
+        language: str = "ja_JP",
+    ) -> DownloadResult:
         """Download the audit log of ``service`` (e.g. ``message``: events, no content) to ``dest``.
 
         .. seealso:: https://developers.worksmobile.com/jp/docs/audit-log-download
         """
         params = {"service": service, "language": language, "domainId": self.settings.domain_id}
-        return self._download("/audits/logs/download", params, start, end, dest,
-                              operation="audit.download", family="audit")
+        return self._download(
+            "/audits/logs/download", params, start, end, dest, operation="audit.download", family="audit"
+        )
 
-    def _download(self, path: str, params: dict[str, Any], start: datetime, end: datetime,
-                  dest: str | os.PathLike[str], *, operation: str, family: str) -> DownloadResult:
+    def _download(
+        self,
+        path: str,
+        params: dict[str, Any],
+        start: datetime,
+        end: datetime,
+        dest: str | os.PathLike[str],
+        *,
+        operation: str,
+        family: str,
+    ) -> DownloadResult:
         windows = split_windows(start, end, DOWNLOAD_MAX_WINDOW)
         dest_path = Path(dest)
         dest_path.parent.mkdir(parents=True, exist_ok=True)
@@ -578,27 +729,39 @@ class LineWorksHook(BaseHook):
                 for i, (lower, upper) in enumerate(windows):
                     window = (format_api_time(lower), format_api_time(upper))
                     query = {"startTime": window[0], "endTime": window[1], **params}
-                    self._download_window(path, query, out, keep_header=(i == 0), operation=operation,
-                                          family=family)
+                    self._download_window(
+                        path, query, out, keep_header=(i == 0), operation=operation, family=family
+                    )
                     done.append(window)
             os.replace(part, dest_path)
         except BaseException:
             Path(part).unlink(missing_ok=True)
             raise
         size = dest_path.stat().st_size
-        self.log.info("LINE WORKS %s: %d window(s) written to %s (%d bytes)", operation, len(done), dest_path, size)
+        self.log.info(
+            "LINE WORKS %s: %d window(s) written to %s (%d bytes)", operation, len(done), dest_path, size
+        )
         return DownloadResult(str(dest_path), size, done)
 
-    def _download_window(self, path: str, query: dict[str, Any], out: Any, *, keep_header: bool, operation: str,
-                         family: str) -> None:
+    def _download_window(
+        self, path: str, query: dict[str, Any], out: Any, *, keep_header: bool, operation: str, family: str
+    ) -> None:
         """Fetch one window into a scratch file (retrying the whole 302 + GET), then append it to ``out``."""
         scratch = tempfile.TemporaryFile()
         try:
+
             def attempt() -> requests.Response:
                 scratch.seek(0)
                 scratch.truncate()
-                redirect = self._api("GET", path, params=query, operation=operation, family=family,
-                                     expected=(302,), allow_redirects=False)
+                redirect = self._api(
+                    "GET",
+                    path,
+                    params=query,
+                    operation=operation,
+                    family=family,
+                    expected=(302,),
+                    allow_redirects=False,
+                )
                 self._fetch_file(redirect.headers.get("Location", ""), scratch, operation)
                 return redirect
 
@@ -613,11 +776,18 @@ class LineWorksHook(BaseHook):
     def _fetch_file(self, location: str, scratch: Any, operation: str) -> None:
         """GET the redirect target with the Authorization header re-sent (redirect-following drops it)."""
         if urlsplit(location).scheme != "https":
-            raise LineWorksApiError(302, "BAD_REDIRECT", "the download location is not an https:// URL",
-                                    operation=operation)
+            raise LineWorksApiError(
+                302, "BAD_REDIRECT", "the download location is not an https:// URL", operation=operation
+            )
         token = self._access_token()
-        with self.session.get(location, stream=True, timeout=self.settings.timeout, verify=self._verify,
-                              allow_redirects=False, headers={"Authorization": f"Bearer {token}"}) as response:
+        with self.session.get(
+            location,
+            stream=True,
+            timeout=self.settings.timeout,
+            verify=self._verify,
+            allow_redirects=False,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response:
             if response.status_code in _RETRYABLE_STATUS:
                 raise _Retryable(response)
             if response.status_code != 200:
@@ -628,8 +798,12 @@ class LineWorksHook(BaseHook):
                     chunk, first = chunk.removeprefix(UTF8_BOM), False
                 scratch.write(chunk)
         if _has_error_trailer(scratch):
-            raise LineWorksDownloadError(200, "DOWNLOAD_LOGS_ERROR",
-                                         "the download ended with a 'downloadLogs error' trailer", operation=operation)
+            raise LineWorksDownloadError(
+                200,
+                "DOWNLOAD_LOGS_ERROR",
+                "the download ended with a 'downloadLogs error' trailer",
+                operation=operation,
+            )
 
     # --- connection test -------------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:

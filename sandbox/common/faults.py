@@ -41,7 +41,9 @@ class FaultPlan:
         with self._lock:
             self._queued.append(_Queued(target, kind, count))
 
-    def set_random(self, rate: float, kinds: list[str], seed: int = 0, targets: list[str] | None = None) -> None:
+    def set_random(
+        self, rate: float, kinds: list[str], seed: int = 0, targets: list[str] | None = None
+    ) -> None:
         """Fail a share ``rate`` (0..1) of matching calls with a kind drawn from ``kinds``."""
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
@@ -82,8 +84,14 @@ class FaultPlan:
     def describe(self) -> dict:
         with self._lock:
             return {
-                "queued": [{"target": q.target, "kind": q.kind, "remaining": q.remaining} for q in self._queued],
-                "random": {"rate": self._rate, "kinds": list(self._rate_kinds), "targets": list(self._rate_targets)},
+                "queued": [
+                    {"target": q.target, "kind": q.kind, "remaining": q.remaining} for q in self._queued
+                ],
+                "random": {
+                    "rate": self._rate,
+                    "kinds": list(self._rate_kinds),
+                    "targets": list(self._rate_targets),
+                },
                 "injected": dict(self.injected),
             }
 

@@ -71,8 +71,9 @@ class ThreadedServer:
         server.stop()
     """
 
-    def __init__(self, app: Any, tls: TLSFiles, host: str = "127.0.0.1", port: int = 0,
-                 log_level: str = "warning") -> None:
+    def __init__(
+        self, app: Any, tls: TLSFiles, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+    ) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))

@@ -69,8 +69,9 @@ def build_router(state: LineWorksState) -> APIRouter:
         data = await body(request)
         if "random" in data:
             r = data["random"]
-            state.faults.set_random(float(r["rate"]), list(r.get("kinds", [])), int(r.get("seed", 0)),
-                                    r.get("targets"))
+            state.faults.set_random(
+                float(r["rate"]), list(r.get("kinds", [])), int(r.get("seed", 0)), r.get("targets")
+            )
         else:
             state.faults.add(data["target"], str(data["kind"]), int(data.get("count", 1)))
         return JSONResponse(state.faults.describe())
@@ -83,8 +84,13 @@ def build_router(state: LineWorksState) -> APIRouter:
     @guarded
     async def add_app(request: Request) -> Response:
         data = await body(request)
-        state.register_app(data["clientId"], data["clientSecret"], data["serviceAccount"], data["publicKey"],
-                           data.get("scopes", []))
+        state.register_app(
+            data["clientId"],
+            data["clientSecret"],
+            data["serviceAccount"],
+            data["publicKey"],
+            data.get("scopes", []),
+        )
         return JSONResponse({"clientId": data["clientId"]}, status_code=201)
 
     @guarded

@@ -13,8 +13,14 @@ class LineWorksError(Exception):
     status = 400
     code = "BAD_REQUEST"
 
-    def __init__(self, description: str, *, code: str | None = None, status: int | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        description: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(description)
         self.description = description
         if code is not None:
@@ -63,7 +69,9 @@ class TooManyRequests(LineWorksError):
     status = 429
     code = "TOO_MANY_REQUESTS"
 
-    def __init__(self, description: str = "API rate limit exceeded", *, headers: dict[str, str] | None = None):
+    def __init__(
+        self, description: str = "API rate limit exceeded", *, headers: dict[str, str] | None = None
+    ):
         super().__init__(description, headers=headers)
 
 

@@ -38,10 +38,23 @@ DISPLAY_TEXT_MAX = 300
 LABEL_MAX = 20
 LINK_TEXT_MAX = 1000  # DOC:bot-send-link / button contentText i18n
 
-CONTENT_TYPES = frozenset({
-    "text", "sticker", "image", "file", "link", "audio", "video", "location",
-    "button_template", "list_template", "carousel", "image_carousel", "flex",
-})
+CONTENT_TYPES = frozenset(
+    {
+        "text",
+        "sticker",
+        "image",
+        "file",
+        "link",
+        "audio",
+        "video",
+        "location",
+        "button_template",
+        "list_template",
+        "carousel",
+        "image_carousel",
+        "flex",
+    }
+)
 ACTION_TYPES = frozenset({"postback", "message", "uri", "camera", "cameraRoll", "location", "copy"})
 # Where each action type may appear (DOC:bot-actionobject): postback is NOT allowed in button or list
 # templates; a button that must carry data uses a `message` action with a `postback` field instead.
@@ -69,7 +82,9 @@ def validate_content(content: Any) -> None:
         for item in content.get("i18nTexts") or []:
             _max_len("content.i18nTexts.text", item.get("text", ""), TEXT_MAX)
     elif ctype in ("image", "video"):
-        if not content.get("fileId") and not (content.get("previewImageUrl") and content.get("originalContentUrl")):
+        if not content.get("fileId") and not (
+            content.get("previewImageUrl") and content.get("originalContentUrl")
+        ):
             # the wording seen in production (lineworks-api.md §3.2)
             raise InvalidParameter("content.previewImageUrl/originalContentUrl is required")
     elif ctype == "button_template":
@@ -110,8 +125,12 @@ def validate_content(content: Any) -> None:
             _max_items(f"content.columns[{i}].actions", column.get("actions") or [], CAROUSEL_ACTIONS_MAX)
             _check_actions(f"content.columns[{i}].actions", column.get("actions") or [], "carousel")
             if column.get("defaultAction"):
-                _check_actions(f"content.columns[{i}].defaultAction", [column["defaultAction"]], "carousel",
-                               label_required=False)
+                _check_actions(
+                    f"content.columns[{i}].defaultAction",
+                    [column["defaultAction"]],
+                    "carousel",
+                    label_required=False,
+                )
     elif ctype == "image_carousel":
         columns = content.get("columns") or []
         _max_items("content.columns", columns, CAROUSEL_COLUMNS_MAX)
@@ -179,8 +198,14 @@ class RateLimiter:
         with self._lock:
             self._windows.clear()
 
-    def hit(self, domain_id: int, family: str, limit: int, now: float | None = None,
-            window: float = RATE_WINDOW_SECONDS) -> dict[str, str]:
+    def hit(
+        self,
+        domain_id: int,
+        family: str,
+        limit: int,
+        now: float | None = None,
+        window: float = RATE_WINDOW_SECONDS,
+    ) -> dict[str, str]:
         """Count one call; return the ``rateLimit-*`` headers, or raise 429 when over the limit."""
         now = time.monotonic() if now is None else now
         with self._lock:

@@ -51,8 +51,14 @@ class LineWorksProtocol:
         self.state = state
 
     # --- the pipeline every API call goes through ---------------------------------------------
-    async def _call(self, request: Request, operation: str, family: str, scopes: tuple[str, ...],
-                    handler: Callable[[TokenInfo], Response]) -> Response:
+    async def _call(
+        self,
+        request: Request,
+        operation: str,
+        family: str,
+        scopes: tuple[str, ...],
+        handler: Callable[[TokenInfo], Response],
+    ) -> Response:
         state = self.state
         try:
             self._inject(operation, API_FAULTS)
@@ -106,18 +112,31 @@ class LineWorksProtocol:
     # --- directory ------------------------------------------------------------------------------
     async def list_users(self, request: Request) -> Response:
         q = request.query_params
-        return await self._call(request, "users.list", "users", USER_SCOPES, lambda t: self._page(
-            "users.list", q.get("cursor"), self.state.list_users(q.get("count"), q.get("cursor"))))
+        return await self._call(
+            request,
+            "users.list",
+            "users",
+            USER_SCOPES,
+            lambda t: self._page(
+                "users.list", q.get("cursor"), self.state.list_users(q.get("count"), q.get("cursor"))
+            ),
+        )
 
     async def get_user(self, request: Request) -> Response:
         user_id = request.path_params["user_id"]
-        return await self._call(request, "users.get", "users", USER_SCOPES,
-                                lambda t: JSONResponse(self.state.get_user(user_id)))
+        return await self._call(
+            request, "users.get", "users", USER_SCOPES, lambda t: JSONResponse(self.state.get_user(user_id))
+        )
 
     async def list_contacts(self, request: Request) -> Response:
         params = dict(request.query_params)
-        return await self._call(request, "contacts.list", "contacts", CONTACT_SCOPES, lambda t: self._page(
-            "contacts.list", params.get("cursor"), self.state.list_contacts(params)))
+        return await self._call(
+            request,
+            "contacts.list",
+            "contacts",
+            CONTACT_SCOPES,
+            lambda t: self._page("contacts.list", params.get("cursor"), self.state.list_contacts(params)),
+        )
 
     def _page(self, operation: str, cursor: str | None, body: dict) -> Response:
         """A page; the ``repeat_cursor`` fault answers the cursor just sent (a paging regression)."""
@@ -155,7 +174,9 @@ class LineWorksProtocol:
     async def download_audit_logs(self, request: Request) -> Response:
         return await self._download(request, "audit", "audit.download", AUDIT_SCOPES)
 
-    async def _download(self, request: Request, kind: str, operation: str, scopes: tuple[str, ...]) -> Response:
+    async def _download(
+        self, request: Request, kind: str, operation: str, scopes: tuple[str, ...]
+    ) -> Response:
         params = dict(request.query_params)
 
         def handler(_: TokenInfo) -> Response:
@@ -181,9 +202,11 @@ class LineWorksProtocol:
             ticket = state.claim_ticket(request.path_params["ticket"])
             state.calls["files.download"] += 1
             fail = state.faults.take("files.download", frozenset({"download_error"})) is not None
-            return StreamingResponse(state.render_csv(ticket, fail_midway=fail),
-                                     media_type="text/csv; charset=UTF-8",
-                                     headers={"Content-Disposition": 'attachment; filename="log.csv"'})
+            return StreamingResponse(
+                state.render_csv(ticket, fail_midway=fail),
+                media_type="text/csv; charset=UTF-8",
+                headers={"Content-Disposition": 'attachment; filename="log.csv"'},
+            )
         except _Reset:
             state.release_download_slot()
             return await _reset(request)
@@ -193,8 +216,11 @@ class LineWorksProtocol:
             return error_response(exc)
 
     async def not_implemented(self, request: Request) -> Response:
-        return error_response(NotImplementedBySandbox(
-            f"the LINE WORKS sandbox does not implement {request.method} {request.url.path}"))
+        return error_response(
+            NotImplementedBySandbox(
+                f"the LINE WORKS sandbox does not implement {request.method} {request.url.path}"
+            )
+        )
 
 
 async def _reset(request: Request) -> Response:

@@ -46,16 +46,30 @@ def read_spec(path: str | Path) -> dict[str, Any]:
 def load(state: LineWorksState, spec: dict[str, Any]) -> None:
     if not isinstance(spec, dict):
         raise InvalidParameter("a scenario must be a JSON object")
-    unknown = sorted(set(spec) - {"generator", "apps", "bots", "users", "contacts", "rooms", "messages",
-                                  "config", "domainId", "companyName"})
+    unknown = sorted(
+        set(spec)
+        - {
+            "generator",
+            "apps",
+            "bots",
+            "users",
+            "contacts",
+            "rooms",
+            "messages",
+            "config",
+            "domainId",
+            "companyName",
+        }
+    )
     if unknown:
         raise InvalidParameter(f"unknown scenario keys: {unknown}")
     if "config" in spec:
         state.update_config(spec["config"])
     for app in spec.get("apps", []):
         public_key = app.get("publicKey") or Path(app["publicKeyFile"]).read_text()
-        state.register_app(app["clientId"], app["clientSecret"], app["serviceAccount"], public_key,
-                           app.get("scopes", []))
+        state.register_app(
+            app["clientId"], app["clientSecret"], app["serviceAccount"], public_key, app.get("scopes", [])
+        )
     if "generator" in spec:
         _load_generated(state, spec["generator"])
     if "domainId" in spec:
@@ -66,14 +80,35 @@ def load(state: LineWorksState, spec: dict[str, Any]) -> None:
         state.register_bot(bot["botId"], bot["secret"], bot.get("callbackUrl"), bot.get("name", "Bot"))
     if spec.get("users"):
         first = state.next_ordinal("users")
-        state.insert("users", ((first + i, u["userId"], u["email"].lower(), u.get("userExternalKey"),
-                                json.dumps(u, ensure_ascii=False)) for i, u in enumerate(spec["users"])))
+        state.insert(
+            "users",
+            (
+                (
+                    first + i,
+                    u["userId"],
+                    u["email"].lower(),
+                    u.get("userExternalKey"),
+                    json.dumps(u, ensure_ascii=False),
+                )
+                for i, u in enumerate(spec["users"])
+            ),
+        )
     if spec.get("contacts"):
         first = state.next_ordinal("contacts")
         state.insert("contacts", (_contact_row(first + i, c) for i, c in enumerate(spec["contacts"])))
     if spec.get("rooms"):
-        state.insert("rooms", ((r["channelId"], r.get("kind", "group"), r.get("title", ""),
-                                json.dumps(r, ensure_ascii=False)) for r in spec["rooms"]))
+        state.insert(
+            "rooms",
+            (
+                (
+                    r["channelId"],
+                    r.get("kind", "group"),
+                    r.get("title", ""),
+                    json.dumps(r, ensure_ascii=False),
+                )
+                for r in spec["rooms"]
+            ),
+        )
     if spec.get("messages"):
         first = state.next_ordinal("messages")
         state.insert("messages", (_message_row(first + i, m) for i, m in enumerate(spec["messages"])))
@@ -85,14 +120,29 @@ def _contact_row(ordinal: int, item: dict[str, Any]) -> tuple:
     display = item.get("displayName") or f"{name.get('lastName', '')}{name.get('firstName', '')}"
     created = _ts(item.get("createdTime"))
     modified = _ts(item.get("modifiedTime")) if item.get("modifiedTime") else created
-    return (ordinal, contact["contactId"], 1 if contact.get("linkedExternalUser") else 0, created, modified,
-            display, json.dumps(contact, ensure_ascii=False))
+    return (
+        ordinal,
+        contact["contactId"],
+        1 if contact.get("linkedExternalUser") else 0,
+        created,
+        modified,
+        display,
+        json.dumps(contact, ensure_ascii=False),
+    )
 
 
 def _message_row(seq: int, m: dict[str, Any]) -> tuple:
     sender = m["sender"]
-    return (seq, _ts(m["time"]), m["channelId"], sender, "|".join(m.get("recipients", [])),
-            1 if sender.startswith("b:") else 0, m.get("kind", "text"), m["text"])
+    return (
+        seq,
+        _ts(m["time"]),
+        m["channelId"],
+        sender,
+        "|".join(m.get("recipients", [])),
+        1 if sender.startswith("b:") else 0,
+        m.get("kind", "text"),
+        m["text"],
+    )
 
 
 def _ts(value: str | None) -> float:
@@ -103,32 +153,79 @@ def _ts(value: str | None) -> float:
 
 def _load_generated(state: LineWorksState, params: dict[str, Any]) -> None:
     start = params.get("start")
-    sc = scenario_mod.generate(params.get("size", "demo"), seed=int(params.get("seed", 42)),
-                               start=datetime.fromisoformat(start) if start else None,
-                               **params.get("overrides", {}))
+    sc = scenario_mod.generate(
+        params.get("size", "demo"),
+        seed=int(params.get("seed", 42)),
+        start=datetime.fromisoformat(start) if start else None,
+        **params.get("overrides", {}),
+    )
     state.domain_id, state.company_name = sc.domain_id, sc.company_name
     first = state.next_ordinal("users")
-    state.insert("users", ((first + i, m.user_id, m.email, None, json.dumps(user_doc(sc, m), ensure_ascii=False))
-                           for i, m in enumerate(sc.members)))
+    state.insert(
+        "users",
+        (
+            (first + i, m.user_id, m.email, None, json.dumps(user_doc(sc, m), ensure_ascii=False))
+            for i, m in enumerate(sc.members)
+        ),
+    )
     first = state.next_ordinal("contacts")
-    state.insert("contacts", ((first + i, f.contact_id, 1, f.created_time.timestamp(), f.modified_time.timestamp(),
-                               f.display_name, json.dumps(contact_doc(f), ensure_ascii=False))
-                              for i, f in enumerate(sc.friends)))
+    state.insert(
+        "contacts",
+        (
+            (
+                first + i,
+                f.contact_id,
+                1,
+                f.created_time.timestamp(),
+                f.modified_time.timestamp(),
+                f.display_name,
+                json.dumps(contact_doc(f), ensure_ascii=False),
+            )
+            for i, f in enumerate(sc.friends)
+        ),
+    )
     for bot in sc.bots:
-        if not state.has_bot(bot.bot_id):  # an explicit "bots" entry (secret, callback URL) wins over the generated one
+        if not state.has_bot(
+            bot.bot_id
+        ):  # an explicit "bots" entry (secret, callback URL) wins over the generated one
             state.register_bot(bot.bot_id, secret="", name=bot.name)
-    state.insert("rooms", ((r.channel_id, r.kind, r.title, json.dumps(
-        {"channelId": r.channel_id, "kind": r.kind, "title": r.title, "members": list(r.member_ids),
-         "friends": list(r.friend_ids)}, ensure_ascii=False)) for r in sc.rooms))
+    state.insert(
+        "rooms",
+        (
+            (
+                r.channel_id,
+                r.kind,
+                r.title,
+                json.dumps(
+                    {
+                        "channelId": r.channel_id,
+                        "kind": r.kind,
+                        "title": r.title,
+                        "members": list(r.member_ids),
+                        "friends": list(r.friend_ids),
+                    },
+                    ensure_ascii=False,
+                ),
+            )
+            for r in sc.rooms
+        ),
+    )
     state.insert("messages", _generated_messages(sc, state.next_ordinal("messages")))
 
 
 def _generated_messages(sc: scenario_mod.Scenario, first: int) -> Iterator[tuple]:
     for i, m in enumerate(sc.messages()):
         sender = _PREFIX[m.sender.kind] + m.sender.ref
-        yield (first + i, m.sent_at.timestamp(), m.channel_id, sender,
-               "|".join(_PREFIX[p.kind] + p.ref for p in m.recipients), 1 if m.sender.kind == "bot" else 0,
-               m.kind, m.text)
+        yield (
+            first + i,
+            m.sent_at.timestamp(),
+            m.channel_id,
+            sender,
+            "|".join(_PREFIX[p.kind] + p.ref for p in m.recipients),
+            1 if m.sender.kind == "bot" else 0,
+            m.kind,
+            m.text,
+        )
 
 
 def user_doc(sc: scenario_mod.Scenario, m: scenario_mod.Member) -> dict[str, Any]:
@@ -138,14 +235,35 @@ def user_doc(sc: scenario_mod.Scenario, m: scenario_mod.Member) -> dict[str, Any
         "userId": m.user_id,
         "userExternalKey": None,
         "email": m.email,
-        "userName": {"lastName": m.last_name, "firstName": m.first_name,
-                     "phoneticLastName": m.last_name_kana, "phoneticFirstName": m.first_name_kana},
-        "i18nName": [{"language": "en_US", "firstName": m.romaji.split(" ")[0],
-                      "lastName": m.romaji.split(" ")[-1]}],
-        "organizations": [{"domainId": sc.domain_id, "primary": True, "userExternalKey": None, "email": m.email,
-                           "levelName": "一般社員", "executive": False, "organizationName": sc.company_name,
-                           "orgUnits": [{"orgUnitName": "営業部", "primary": True, "isManager": False,
-                                         "visible": True, "useTeamFeature": True}]}],
+        "userName": {
+            "lastName": m.last_name,
+            "firstName": m.first_name,
+            "phoneticLastName": m.last_name_kana,
+            "phoneticFirstName": m.first_name_kana,
+        },
+        "i18nName": [
+            {"language": "en_US", "firstName": m.romaji.split(" ")[0], "lastName": m.romaji.split(" ")[-1]}
+        ],
+        "organizations": [
+            {
+                "domainId": sc.domain_id,
+                "primary": True,
+                "userExternalKey": None,
+                "email": m.email,
+                "levelName": "一般社員",
+                "executive": False,
+                "organizationName": sc.company_name,
+                "orgUnits": [
+                    {
+                        "orgUnitName": "営業部",
+                        "primary": True,
+                        "isManager": False,
+                        "visible": True,
+                        "useTeamFeature": True,
+                    }
+                ],
+            }
+        ],
         "isAdministrator": False,
         "isPending": False,
         "isSuspended": False,

@@ -175,34 +175,45 @@ class LineWorksState:
         doc = json.dumps({"domain_id": self.domain_id, "company_name": self.company_name})
         self._db.execute("INSERT OR REPLACE INTO rooms VALUES ('__meta__', 'meta', '', ?)", (doc,))
 
-    def register_app(self, client_id: str, client_secret: str, service_account: str, public_key: str,
-                     scopes: Iterable[str]) -> None:
+    def register_app(
+        self, client_id: str, client_secret: str, service_account: str, public_key: str, scopes: Iterable[str]
+    ) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO apps VALUES (?, ?, ?, ?, ?)",
-                             (client_id, client_secret, service_account, public_key, " ".join(scopes)))
+            self._db.execute(
+                "INSERT OR REPLACE INTO apps VALUES (?, ?, ?, ?, ?)",
+                (client_id, client_secret, service_account, public_key, " ".join(scopes)),
+            )
 
-    def register_bot(self, bot_id: int | str, secret: str, callback_url: str | None = None,
-                     name: str = "Bot") -> None:
+    def register_bot(
+        self, bot_id: int | str, secret: str, callback_url: str | None = None, name: str = "Bot"
+    ) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO bots VALUES (?, ?, ?, ?)",
-                             (str(bot_id), name, secret, callback_url))
+            self._db.execute(
+                "INSERT OR REPLACE INTO bots VALUES (?, ?, ?, ?)", (str(bot_id), name, secret, callback_url)
+            )
 
     def has_bot(self, bot_id: int | str) -> bool:
         return self._db.execute("SELECT 1 FROM bots WHERE bot_id = ?", (str(bot_id),)).fetchone() is not None
 
     def bot(self, bot_id: str) -> dict[str, Any]:
-        row = self._db.execute("SELECT bot_id, name, secret, callback_url FROM bots WHERE bot_id = ?",
-                               (str(bot_id),)).fetchone()
+        row = self._db.execute(
+            "SELECT bot_id, name, secret, callback_url FROM bots WHERE bot_id = ?", (str(bot_id),)
+        ).fetchone()
         if row is None:
             raise NotFound(f"bot {bot_id} does not exist")
         return {"botId": row[0], "name": row[1], "secret": row[2], "callbackUrl": row[3]}
 
     def stats(self) -> dict[str, Any]:
         counts = {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in _TABLES}
-        counts["rooms"] -= 1 if self._db.execute(
-            "SELECT 1 FROM rooms WHERE channel_id='__meta__'").fetchone() else 0
-        return {"domainId": self.domain_id, "rows": counts, "calls": dict(self.calls),
-                "faults": self.faults.describe()}
+        counts["rooms"] -= (
+            1 if self._db.execute("SELECT 1 FROM rooms WHERE channel_id='__meta__'").fetchone() else 0
+        )
+        return {
+            "domainId": self.domain_id,
+            "rows": counts,
+            "calls": dict(self.calls),
+            "faults": self.faults.describe(),
+        }
 
     # --- OAuth ---------------------------------------------------------------------------------
     def issue_token(self, form: dict[str, str]) -> dict[str, str]:
@@ -213,8 +224,10 @@ class LineWorksState:
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         if not client_id or not client_secret:
             raise OAuthError("invalid_request", "client_id and client_secret are required")
-        app = self._db.execute("SELECT client_secret, service_account, public_key, scopes FROM apps "
-                               "WHERE client_id = ?", (client_id,)).fetchone()
+        app = self._db.execute(
+            "SELECT client_secret, service_account, public_key, scopes FROM apps WHERE client_id = ?",
+            (client_id,),
+        ).fetchone()
         if app is None or not hmac.compare_digest(app[0], client_secret):
             raise OAuthError("invalid_client", "client authentication failed", status=401)
         self.calls[f"token.{'jwt' if grant_type == JWT_BEARER else grant_type}"] += 1
@@ -229,8 +242,10 @@ class LineWorksState:
             return self._new_tokens(client_id, requested, with_refresh=True)
         if grant_type == "refresh_token":
             refresh = form.get("refresh_token")
-            row = self._db.execute("SELECT client_id, scopes, expires_at FROM tokens WHERE token = ? AND "
-                                   "kind = 'refresh'", (refresh or "",)).fetchone()
+            row = self._db.execute(
+                "SELECT client_id, scopes, expires_at FROM tokens WHERE token = ? AND kind = 'refresh'",
+                (refresh or "",),
+            ).fetchone()
             if row is None or row[0] != client_id or row[2] < time.time():
                 raise OAuthError("invalid_grant", "refresh token is invalid or expired")
             rotate = bool(self.config["refresh_token_rotation"])
@@ -239,8 +254,9 @@ class LineWorksState:
             return self._new_tokens(client_id, row[1].split(), with_refresh=rotate)
         raise OAuthError("unsupported_grant_type", "grant_type must be jwt-bearer or refresh_token")
 
-    def _verify_assertion(self, assertion: str | None, client_id: str, service_account: str,
-                          public_key: str) -> dict[str, Any]:
+    def _verify_assertion(
+        self, assertion: str | None, client_id: str, service_account: str, public_key: str
+    ) -> dict[str, Any]:
         if not assertion:
             raise OAuthError("invalid_request", "assertion is required")
         if "=" in assertion:
@@ -257,8 +273,9 @@ class LineWorksState:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise OAuthError("invalid_grant", f"{claim} must be a number (Unix seconds)")
         try:
-            claims = jwt.decode(assertion, public_key, algorithms=["RS256"],
-                                options={"require": ["iss", "sub", "iat", "exp"]})
+            claims = jwt.decode(
+                assertion, public_key, algorithms=["RS256"], options={"require": ["iss", "sub", "iat", "exp"]}
+            )
         except jwt.ExpiredSignatureError:
             raise OAuthError("invalid_grant", "assertion has expired") from None
         except jwt.PyJWTError:
@@ -276,15 +293,23 @@ class LineWorksState:
         access = "kr1" + secrets.token_urlsafe(32)
         now = time.time()
         with self._lock:
-            self._db.execute("INSERT INTO tokens VALUES (?, 'access', ?, ?, ?)",
-                             (access, client_id, " ".join(scopes), now + lifetime))
-            body = {"access_token": access, "scope": " ".join(scopes), "token_type": "Bearer",
-                    # a string in practice (official Java sample model, lineworks-api.md §2.4)
-                    "expires_in": str(lifetime)}
+            self._db.execute(
+                "INSERT INTO tokens VALUES (?, 'access', ?, ?, ?)",
+                (access, client_id, " ".join(scopes), now + lifetime),
+            )
+            body = {
+                "access_token": access,
+                "scope": " ".join(scopes),
+                "token_type": "Bearer",
+                # a string in practice (official Java sample model, lineworks-api.md §2.4)
+                "expires_in": str(lifetime),
+            }
             if with_refresh:
                 refresh = "kr1" + secrets.token_urlsafe(32)
-                self._db.execute("INSERT INTO tokens VALUES (?, 'refresh', ?, ?, ?)",
-                                 (refresh, client_id, " ".join(scopes), now + REFRESH_TOKEN_LIFETIME))
+                self._db.execute(
+                    "INSERT INTO tokens VALUES (?, 'refresh', ?, ?, ?)",
+                    (refresh, client_id, " ".join(scopes), now + REFRESH_TOKEN_LIFETIME),
+                )
                 body["refresh_token"] = refresh
         return body
 
@@ -292,9 +317,10 @@ class LineWorksState:
         """Check ``Authorization: Bearer <token>`` (exactly one space, DOC:api-call)."""
         if not authorization or not authorization.startswith("Bearer ") or authorization.count(" ") != 1:
             raise Unauthorized("Authentication failed.", invalid_token=bool(authorization))
-        token = authorization[len("Bearer "):]
-        row = self._db.execute("SELECT client_id, scopes, expires_at FROM tokens WHERE token = ? AND "
-                               "kind = 'access'", (token,)).fetchone()
+        token = authorization[len("Bearer ") :]
+        row = self._db.execute(
+            "SELECT client_id, scopes, expires_at FROM tokens WHERE token = ? AND kind = 'access'", (token,)
+        ).fetchone()
         if row is None or row[2] < time.time():
             raise Unauthorized("Authentication failed.")
         return TokenInfo(token, row[0], frozenset(row[1].split()))
@@ -316,15 +342,18 @@ class LineWorksState:
         self.calls[operation] += 1
         rate_limits = self.config["rate_limits"]
         limit = int(rate_limits.get(family, rate_limits["default"]))
-        return self.rate_limiter.hit(self.domain_id, family, limit, window=float(self.config["rate_window_seconds"]))
+        return self.rate_limiter.hit(
+            self.domain_id, family, limit, window=float(self.config["rate_window_seconds"])
+        )
 
     # --- directory -----------------------------------------------------------------------------
     def list_users(self, count: str | None, cursor: str | None) -> dict[str, Any]:
         n = _count_param(count, limits.USERS_COUNT_DEFAULT, limits.USERS_COUNT_MAX)
         query_id = "users"
         offset = _decode_cursor(cursor, query_id) if cursor else 0
-        rows = self._db.execute("SELECT doc FROM users ORDER BY ordinal LIMIT ? OFFSET ?",
-                                (n + 1, offset)).fetchall()
+        rows = self._db.execute(
+            "SELECT doc FROM users ORDER BY ordinal LIMIT ? OFFSET ?", (n + 1, offset)
+        ).fetchall()
         users = [json.loads(r[0]) for r in rows[:n]]
         return _page("users", users, _encode_cursor(query_id, offset + n) if len(rows) > n else None)
 
@@ -333,8 +362,9 @@ class LineWorksState:
         if user_id.startswith("externalKey:"):
             row = self._db.execute("SELECT doc FROM users WHERE external_key = ?", (user_id[12:],)).fetchone()
         else:
-            row = self._db.execute("SELECT doc FROM users WHERE user_id = ? OR email = ?",
-                                   (user_id, user_id.lower())).fetchone()
+            row = self._db.execute(
+                "SELECT doc FROM users WHERE user_id = ? OR email = ?", (user_id, user_id.lower())
+            ).fetchone()
         if row is None:
             raise NotFound(f"user {user_id} does not exist", code="USER_NOT_EXIST")
         return json.loads(row[0])
@@ -348,7 +378,9 @@ class LineWorksState:
         end = parse_api_time("endDateTime", params.get("endDateTime"), required=False)
         if start or end:
             if date_type not in ("CREATED_TIME", "MODIFIED_TIME"):
-                raise InvalidParameter("searchDateType (CREATED_TIME or MODIFIED_TIME) is required with a period")
+                raise InvalidParameter(
+                    "searchDateType (CREATED_TIME or MODIFIED_TIME) is required with a period"
+                )
             if not (start and end):
                 raise MissingParameter("startDateTime and endDateTime are both required")
             if end <= start:
@@ -368,13 +400,17 @@ class LineWorksState:
         for unsupported in ("contactTagId", "orderBy"):
             if params.get(unsupported):
                 raise NotImplementedBySandbox(f"the sandbox does not emulate {unsupported} on /contacts")
-        query_id = "contacts|" + "|".join(f"{k}={params.get(k)}" for k in (
-            "searchDateType", "startDateTime", "endDateTime", "searchFilterType"))
+        query_id = "contacts|" + "|".join(
+            f"{k}={params.get(k)}"
+            for k in ("searchDateType", "startDateTime", "endDateTime", "searchFilterType")
+        )
         offset = _decode_cursor(params["cursor"], query_id) if params.get("cursor") else 0
         cap = int(self.config["contacts_max_results"])
         limit = max(0, min(n, cap - offset))
-        rows = self._db.execute(f"SELECT doc FROM contacts WHERE {' AND '.join(where)} ORDER BY ordinal "
-                                "LIMIT ? OFFSET ?", (*args, limit + 1, offset)).fetchall()
+        rows = self._db.execute(
+            f"SELECT doc FROM contacts WHERE {' AND '.join(where)} ORDER BY ordinal LIMIT ? OFFSET ?",
+            (*args, limit + 1, offset),
+        ).fetchall()
         contacts = [json.loads(r[0]) for r in rows[:limit]]
         more = len(rows) > limit and offset + limit < cap
         return _page("contacts", contacts, _encode_cursor(query_id, offset + limit) if more else None)
@@ -393,15 +429,34 @@ class LineWorksState:
         elif self._db.execute("SELECT 1 FROM rooms WHERE channel_id = ?", (target_id,)).fetchone() is None:
             raise NotFound(f"channel {target_id} does not exist", code="CHANNEL_NOT_EXIST")
         with self._lock:
-            self._db.execute("INSERT INTO bot_messages (bot_id, target_kind, target_id, content, created_at) "
-                             "VALUES (?, ?, ?, ?, ?)", (str(bot_id), target_kind, target_id,
-                                                        json.dumps(body["content"], ensure_ascii=False), time.time()))
+            self._db.execute(
+                "INSERT INTO bot_messages (bot_id, target_kind, target_id, content, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    str(bot_id),
+                    target_kind,
+                    target_id,
+                    json.dumps(body["content"], ensure_ascii=False),
+                    time.time(),
+                ),
+            )
 
     def bot_messages(self, bot_id: str) -> list[dict[str, Any]]:
-        rows = self._db.execute("SELECT seq, target_kind, target_id, content, created_at FROM bot_messages "
-                                "WHERE bot_id = ? ORDER BY seq", (str(bot_id),)).fetchall()
-        return [{"seq": r[0], "targetType": r[1], "targetId": r[2], "content": json.loads(r[3]),
-                 "createdAt": r[4]} for r in rows]
+        rows = self._db.execute(
+            "SELECT seq, target_kind, target_id, content, created_at FROM bot_messages "
+            "WHERE bot_id = ? ORDER BY seq",
+            (str(bot_id),),
+        ).fetchall()
+        return [
+            {
+                "seq": r[0],
+                "targetType": r[1],
+                "targetId": r[2],
+                "content": json.loads(r[3]),
+                "createdAt": r[4],
+            }
+            for r in rows
+        ]
 
     # --- monitoring / audit downloads ----------------------------------------------------------
     def open_download(self, kind: str, params: dict[str, str]) -> str:
@@ -428,19 +483,26 @@ class LineWorksState:
             if service not in AUDIT_SERVICES:
                 raise InvalidParameter(f"service is invalid: {service}")
             if service != "message":
-                raise NotImplementedBySandbox(f"the sandbox emulates the audit service 'message' only, not {service!r}")
+                raise NotImplementedBySandbox(
+                    f"the sandbox emulates the audit service 'message' only, not {service!r}"
+                )
         now = time.monotonic()
         with self._lock:
             if now < self._download_busy_until:
                 self.calls["download.rejected_concurrent"] += 1
                 status = int(self.config["concurrent_download_status"])
                 if status == 429:
-                    raise TooManyRequests("another download is in progress; finish it before requesting again")
+                    raise TooManyRequests(
+                        "another download is in progress; finish it before requesting again"
+                    )
                 raise LineWorksError("another download is in progress", code="LIMIT_EXCEEDED", status=status)
             self._download_busy_until = now + float(self.config["download_slot_timeout"])
             ticket = secrets.token_urlsafe(24)
-            self._tickets[ticket] = _Ticket(kind, {"start": start, "end": end, "language": language,
-                                                   "bot_filter": bot_filter}, now + self.config["download_url_ttl"])
+            self._tickets[ticket] = _Ticket(
+                kind,
+                {"start": start, "end": end, "language": language, "bot_filter": bot_filter},
+                now + self.config["download_url_ttl"],
+            )
         return ticket
 
     def release_download_slot(self) -> None:
@@ -476,12 +538,16 @@ class LineWorksState:
             where += " AND is_bot = 1"
         reader = sqlite3.connect(self.db_path, check_same_thread=False)
         try:
-            total = reader.execute(f"SELECT COUNT(*) FROM messages WHERE {where}",
-                                   (params["start"].timestamp(), params["end"].timestamp())).fetchone()[0]
+            total = reader.execute(
+                f"SELECT COUNT(*) FROM messages WHERE {where}",
+                (params["start"].timestamp(), params["end"].timestamp()),
+            ).fetchone()[0]
             fail_after = total // 2 if fail_midway else -1
-            cur = reader.execute(f"SELECT sent_at, channel_id, sender, recipients, is_bot, text FROM messages "
-                                 f"WHERE {where} ORDER BY sent_at, seq",
-                                 (params["start"].timestamp(), params["end"].timestamp()))
+            cur = reader.execute(
+                f"SELECT sent_at, channel_id, sender, recipients, is_bot, text FROM messages "
+                f"WHERE {where} ORDER BY sent_at, seq",
+                (params["start"].timestamp(), params["end"].timestamp()),
+            )
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\n")
             if cfg["csv_bom"]:
@@ -557,12 +623,37 @@ class LineWorksState:
         return (self._db.execute(f"SELECT MAX({column}) FROM {table}").fetchone()[0] or 0) + 1
 
 
-AUDIT_SERVICES = frozenset({
-    "admin", "board", "bot", "drive", "calendar", "contact", "task", "form", "share", "note", "received-mail",
-    "sent-mail", "deleted-mail", "message", "message-join-exit", "call", "ainote", "template",
-    "mobile-capture", "developer", "delegated-api", "auth", "file-download", "aistudio-regist",
-    "aistudio-talk", "paperon", "developer-console",
-})
+AUDIT_SERVICES = frozenset(
+    {
+        "admin",
+        "board",
+        "bot",
+        "drive",
+        "calendar",
+        "contact",
+        "task",
+        "form",
+        "share",
+        "note",
+        "received-mail",
+        "sent-mail",
+        "deleted-mail",
+        "message",
+        "message-join-exit",
+        "call",
+        "ainote",
+        "template",
+        "mobile-capture",
+        "developer",
+        "delegated-api",
+        "auth",
+        "file-download",
+        "aistudio-regist",
+        "aistudio-talk",
+        "paperon",
+        "developer-console",
+    }
+)
 # ja_JP is documented by a third-party fixture (lineworks-api.md §5); en_US is an assumption.
 MONITORING_HEADERS = {
     "ja_JP": ("日時", "送信者", "受信者", "チャンネルID", "トーク"),

@@ -30,20 +30,34 @@ def test_should_register_the_lineworks_connection_type():
 
 def test_should_show_labelled_fields_and_mark_secrets(providers):
     widgets = providers.connection_form_widgets
-    labels = {name.removeprefix("extra__lineworks__"): w.field["schema"]["title"]
-              for name, w in widgets.items() if name.startswith("extra__lineworks__")}
+    labels = {
+        name.removeprefix("extra__lineworks__"): w.field["schema"]["title"]
+        for name, w in widgets.items()
+        if name.startswith("extra__lineworks__")
+    }
     assert labels == {
-        "auth_url": "Token URL", "service_account": "Service Account", "private_key": "Private Key",
-        "bot_id": "Bot ID", "bot_secret": "Bot Secret", "domain_id": "Domain ID", "scopes": "Scopes",
+        "auth_url": "Token URL",
+        "service_account": "Service Account",
+        "private_key": "Private Key",
+        "bot_id": "Bot ID",
+        "bot_secret": "Bot Secret",
+        "domain_id": "Domain ID",
+        "scopes": "Scopes",
         "ca_bundle": "CA bundle path",
     }
-    sensitive = {name for name, w in widgets.items() if name.startswith("extra__lineworks__") and w.is_sensitive}
+    sensitive = {
+        name for name, w in widgets.items() if name.startswith("extra__lineworks__") and w.is_sensitive
+    }
     assert sensitive == {"extra__lineworks__private_key", "extra__lineworks__bot_secret"}
 
 
 def test_should_relabel_the_standard_fields(providers):
     behaviour = providers.field_behaviours["lineworks"]
-    assert behaviour["relabeling"] == {"host": "API base URL", "login": "Client ID", "password": "Client Secret"}
+    assert behaviour["relabeling"] == {
+        "host": "API base URL",
+        "login": "Client ID",
+        "password": "Client Secret",
+    }
     assert set(behaviour["hidden_fields"]) == {"schema", "port"}
     assert behaviour["placeholders"]["host"] == "https://www.worksapis.com/v1.0"
 

@@ -46,22 +46,42 @@ def waits(monkeypatch):
 
 
 def _user(i: int) -> dict:
-    return {"userId": f"user{i:04d}-f82c-4284-13e7-030f3b4c756x", "email": f"member{i}@example.com",
-            "userName": {"lastName": "ワークス", "firstName": f"太郎{i}"}}
+    return {
+        "userId": f"user{i:04d}-f82c-4284-13e7-030f3b4c756x",
+        "email": f"member{i}@example.com",
+        "userName": {"lastName": "ワークス", "firstName": f"太郎{i}"},
+    }
 
 
 def _friend(i: int, created: datetime, master: str = "user0000-f82c-4284-13e7-030f3b4c756x") -> dict:
-    return {"contact": {"contactId": f"81c6c568-e090-4d9e-549f-{i:012d}",
-                        "contactName": {"lastName": f"友だち{i}", "firstName": ""},
-                        "linkedExternalUser": {"id": f"32deb574-f7a9-4973-44c9-{i:012d}", "type": "LINE",
-                                               "buddyUserIds": [master]}},
-            "createdTime": created.isoformat(), "modifiedTime": created.isoformat()}
+    return {
+        "contact": {
+            "contactId": f"81c6c568-e090-4d9e-549f-{i:012d}",
+            "contactName": {"lastName": f"友だち{i}", "firstName": ""},
+            "linkedExternalUser": {
+                "id": f"32deb574-f7a9-4973-44c9-{i:012d}",
+                "type": "LINE",
+                "buddyUserIds": [master],
+            },
+        },
+        "createdTime": created.isoformat(),
+        "modifiedTime": created.isoformat(),
+    }
 
 
-def _message(when: datetime, text: str, sender: str = "m:user0000-f82c-4284-13e7-030f3b4c756x",
-             channel: str = "753449a5-7716-39e4-3de9-770a97f1a5f5") -> dict:
-    return {"time": when.isoformat(), "channelId": channel, "sender": sender,
-            "recipients": ["f:81c6c568-e090-4d9e-549f-000000000001"], "text": text}
+def _message(
+    when: datetime,
+    text: str,
+    sender: str = "m:user0000-f82c-4284-13e7-030f3b4c756x",
+    channel: str = "753449a5-7716-39e4-3de9-770a97f1a5f5",
+) -> dict:
+    return {
+        "time": when.isoformat(),
+        "channelId": channel,
+        "sender": sender,
+        "recipients": ["f:81c6c568-e090-4d9e-549f-000000000001"],
+        "text": text,
+    }
 
 
 def _read_csv(path) -> list[list[str]]:
@@ -149,8 +169,9 @@ class TestAuthentication:
         assert (err.value.status, err.value.code) == (401, "UNAUTHORIZED")
         assert lineworks_sandbox.control.stats()["faults"]["injected"]["expire_token"] == 2
 
-    def test_should_raise_a_typed_error_for_refused_credentials(self, lineworks_sandbox, lineworks_conn,
-                                                               monkeypatch):
+    def test_should_raise_a_typed_error_for_refused_credentials(
+        self, lineworks_sandbox, lineworks_conn, monkeypatch
+    ):
         conn = lineworks_sandbox.connection()
         conn["password"] = "not-the-secret"
         monkeypatch.setenv("AIRFLOW_CONN_LINEWORKS_DEFAULT", json.dumps(conn))
@@ -176,14 +197,18 @@ class TestRetries:
         assert calls(lineworks_sandbox, "users.list") == 1  # the 429 was answered before counting
 
     @pytest.mark.parametrize("kind", ["500", "503", "reset"])
-    def test_should_retry_server_errors_and_connection_resets(self, lineworks_sandbox, lineworks_conn, waits, kind):
+    def test_should_retry_server_errors_and_connection_resets(
+        self, lineworks_sandbox, lineworks_conn, waits, kind
+    ):
         lineworks_sandbox.seed({"users": [_user(0)]})
         lineworks_sandbox.control.fault("users", kind, count=2)
         assert len(list(LineWorksHook().list_users())) == 1
         assert len(waits) == 2
         assert waits[1] > waits[0] * 1.2  # exponential backoff
 
-    def test_should_raise_a_typed_error_after_bounded_attempts(self, lineworks_sandbox, lineworks_conn, waits):
+    def test_should_raise_a_typed_error_after_bounded_attempts(
+        self, lineworks_sandbox, lineworks_conn, waits
+    ):
         lineworks_conn(max_attempts=3)
         lineworks_sandbox.control.fault("users", "503", count=10)
         with pytest.raises(LineWorksTransientError) as err:
@@ -266,12 +291,20 @@ class TestPaging:
 
 class TestFriends:
     def test_should_list_only_linked_external_users(self, lineworks_sandbox, lineworks_conn):
-        customer = {"contact": {"contactId": "customer-1", "contactName": {"lastName": "顧客", "firstName": "連絡先"},
-                                "linkedExternalUser": None}, "createdTime": T0.isoformat()}
+        customer = {
+            "contact": {
+                "contactId": "customer-1",
+                "contactName": {"lastName": "顧客", "firstName": "連絡先"},
+                "linkedExternalUser": None,
+            },
+            "createdTime": T0.isoformat(),
+        }
         lineworks_sandbox.seed({"contacts": [_friend(1, T0), customer, _friend(2, T0)]})
         friends = list(LineWorksHook().list_friends())
-        assert [f["contactId"] for f in friends] == [_friend(1, T0)["contact"]["contactId"],
-                                                     _friend(2, T0)["contact"]["contactId"]]
+        assert [f["contactId"] for f in friends] == [
+            _friend(1, T0)["contact"]["contactId"],
+            _friend(2, T0)["contact"]["contactId"],
+        ]
         assert all(f["linkedExternalUser"]["buddyUserIds"] for f in friends)
 
     def test_should_split_windows_longer_than_seven_days(self, lineworks_sandbox, lineworks_conn):
@@ -302,11 +335,15 @@ class TestBot:
     def test_should_send_to_a_user_and_to_a_channel(self, lineworks_sandbox, lineworks_conn, credentials):
         lineworks_sandbox.seed({"users": [_user(0)], "rooms": [{"channelId": "room-1", "kind": "group"}]})
         hook = LineWorksHook()
-        hook.send_message_to_user("member0@example.com", {"type": "text", "text": "社外連絡先を登録しますか？"})
+        hook.send_message_to_user(
+            "member0@example.com", {"type": "text", "text": "社外連絡先を登録しますか？"}
+        )
         hook.send_message_to_channel("room-1", {"type": "text", "text": "こんにちは"})
         sent = lineworks_sandbox.control.bot_messages(credentials.bot_id)
         assert [(m["targetType"], m["targetId"], m["content"]["text"]) for m in sent] == [
-            ("user", _user(0)["userId"], "社外連絡先を登録しますか？"), ("channel", "room-1", "こんにちは")]
+            ("user", _user(0)["userId"], "社外連絡先を登録しますか？"),
+            ("channel", "room-1", "こんにちは"),
+        ]
 
     def test_should_surface_content_validation_errors(self, lineworks_sandbox, lineworks_conn):
         lineworks_sandbox.seed({"users": [_user(0)]})
@@ -319,40 +356,53 @@ class TestDownloads:
     def _seed_talk(self, sandbox, *messages):
         sandbox.seed({"users": [_user(0)], "contacts": [_friend(1, T0)], "messages": list(messages)})
 
-    def test_should_follow_the_cross_host_redirect_with_authorization(self, lineworks_sandbox, lineworks_conn,
-                                                                     tmp_path):
-        self._seed_talk(lineworks_sandbox, _message(T0 + timedelta(minutes=5), "こんにちは"),
-                        _message(T0 + timedelta(minutes=6), "複数行\n\"引用\", カンマ"))
+    def test_should_follow_the_cross_host_redirect_with_authorization(
+        self, lineworks_sandbox, lineworks_conn, tmp_path
+    ):
+        self._seed_talk(
+            lineworks_sandbox,
+            _message(T0 + timedelta(minutes=5), "こんにちは"),
+            _message(T0 + timedelta(minutes=6), '複数行\n"引用", カンマ'),
+        )
         result = LineWorksHook().download_message_contents(T0, T0 + timedelta(hours=1), tmp_path / "talk.csv")
         raw = (tmp_path / "talk.csv").read_bytes()
         assert not raw.startswith(lw.UTF8_BOM)  # BOM stripped
         rows = _read_csv(tmp_path / "talk.csv")
         assert rows[0] == ["日時", "送信者", "受信者", "チャンネルID", "トーク"]
-        assert [r[4] for r in rows[1:]] == ["こんにちは", "複数行\n\"引用\", カンマ"]
+        assert [r[4] for r in rows[1:]] == ["こんにちは", '複数行\n"引用", カンマ']
         assert rows[1][0] == "2026-11-20T09:05:00+09:00"
-        assert result.bytes == len(raw) and result.windows == [(format_api_time(T0),
-                                                                format_api_time(T0 + timedelta(hours=1)))]
+        assert result.bytes == len(raw) and result.windows == [
+            (format_api_time(T0), format_api_time(T0 + timedelta(hours=1)))
+        ]
 
-    def test_should_retry_a_download_ending_with_the_error_trailer(self, lineworks_sandbox, lineworks_conn,
-                                                                  tmp_path, waits):
-        self._seed_talk(lineworks_sandbox, *[_message(T0 + timedelta(minutes=i), f"msg {i}") for i in range(20)])
+    def test_should_retry_a_download_ending_with_the_error_trailer(
+        self, lineworks_sandbox, lineworks_conn, tmp_path, waits
+    ):
+        self._seed_talk(
+            lineworks_sandbox, *[_message(T0 + timedelta(minutes=i), f"msg {i}") for i in range(20)]
+        )
         lineworks_sandbox.control.fault("files.download", "download_error", count=1)
         LineWorksHook().download_message_contents(T0, T0 + timedelta(hours=1), tmp_path / "talk.csv")
         rows = _read_csv(tmp_path / "talk.csv")
         assert len(rows) == 21 and not any("downloadLogs error" in r[0] for r in rows)
         assert calls(lineworks_sandbox, "monitoring.download") == 2
 
-    def test_should_fail_retryably_and_leave_no_file_when_the_trailer_persists(self, lineworks_sandbox,
-                                                                              lineworks_conn, tmp_path, waits):
+    def test_should_fail_retryably_and_leave_no_file_when_the_trailer_persists(
+        self, lineworks_sandbox, lineworks_conn, tmp_path, waits
+    ):
         lineworks_conn(max_attempts=2)
-        self._seed_talk(lineworks_sandbox, *[_message(T0 + timedelta(minutes=i), f"msg {i}") for i in range(20)])
+        self._seed_talk(
+            lineworks_sandbox, *[_message(T0 + timedelta(minutes=i), f"msg {i}") for i in range(20)]
+        )
         lineworks_sandbox.control.fault("files.download", "download_error", count=5)
         with pytest.raises(LineWorksDownloadError) as err:
             LineWorksHook().download_message_contents(T0, T0 + timedelta(hours=1), tmp_path / "talk.csv")
         assert err.value.retryable
         assert list(tmp_path.iterdir()) == []
 
-    def test_should_split_ranges_over_31_days_under_one_header(self, lineworks_sandbox, lineworks_conn, tmp_path):
+    def test_should_split_ranges_over_31_days_under_one_header(
+        self, lineworks_sandbox, lineworks_conn, tmp_path
+    ):
         days = (1, 35, 65)
         self._seed_talk(lineworks_sandbox, *[_message(T0 + timedelta(days=d), f"day {d}") for d in days])
         result = LineWorksHook().download_message_contents(T0, T0 + timedelta(days=70), tmp_path / "talk.csv")
@@ -363,7 +413,9 @@ class TestDownloads:
         assert calls(lineworks_sandbox, "monitoring.download") == 3
 
     def test_should_never_run_two_downloads_at_once(self, lineworks_sandbox, lineworks_conn, tmp_path):
-        self._seed_talk(lineworks_sandbox, *[_message(T0 + timedelta(seconds=i), "x" * 200) for i in range(3000)])
+        self._seed_talk(
+            lineworks_sandbox, *[_message(T0 + timedelta(seconds=i), "x" * 200) for i in range(3000)]
+        )
         errors: list[Exception] = []
 
         def download(name: str) -> None:
@@ -381,7 +433,9 @@ class TestDownloads:
         assert calls(lineworks_sandbox, "download.rejected_concurrent") == 0
         assert calls(lineworks_sandbox, "files.download") == 3
 
-    def test_should_stream_large_downloads_to_disk(self, lineworks_sandbox, lineworks_conn, tmp_path, repo_root):
+    def test_should_stream_large_downloads_to_disk(
+        self, lineworks_sandbox, lineworks_conn, tmp_path, repo_root
+    ):
         # The download runs in a child process so that only the hook's memory is traced (the sandbox
         # server lives in this one).
         lineworks_sandbox.seed({"generator": {"size": "test", "seed": 7, "overrides": {"messages": 40_000}}})
@@ -395,9 +449,13 @@ class TestDownloads:
             "r = hook.download_message_contents(t0, t0 + timedelta(days=4), sys.argv[1])\n"
             "print(json.dumps({'bytes': r.bytes, 'peak': tracemalloc.get_traced_memory()[1]}))\n"
         )
-        child = subprocess.run([sys.executable, "-c", script, str(tmp_path / "big.csv")], capture_output=True,
-                               text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                                   [str(repo_root / "plugins"), str(repo_root)])})
+        child = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "big.csv")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(repo_root / "plugins"), str(repo_root)])},
+        )
         assert child.returncode == 0, child.stderr[-2000:]
         measured = json.loads(child.stdout.strip().splitlines()[-1])
         assert measured["bytes"] > 4 * 1024 * 1024
@@ -418,11 +476,17 @@ class TestDownloads:
 
 
 class TestSecrets:
-    def test_should_keep_secrets_out_of_logs_and_errors(self, lineworks_sandbox, lineworks_conn, credentials,
-                                                       caplog, capsys, tmp_path, monkeypatch):
+    def test_should_keep_secrets_out_of_logs_and_errors(
+        self, lineworks_sandbox, lineworks_conn, credentials, caplog, capsys, tmp_path, monkeypatch
+    ):
         caplog.set_level(logging.DEBUG)
-        lineworks_sandbox.seed({"users": [_user(0)], "contacts": [_friend(1, T0)],
-                                "messages": [_message(T0 + timedelta(minutes=1), "本文")]})
+        lineworks_sandbox.seed(
+            {
+                "users": [_user(0)],
+                "contacts": [_friend(1, T0)],
+                "messages": [_message(T0 + timedelta(minutes=1), "本文")],
+            }
+        )
         lineworks_sandbox.control.fault("users", "expire_token", count=1)
         lineworks_sandbox.control.fault("users", "503", count=1)
         errors = []
@@ -458,7 +522,9 @@ class TestSecrets:
 
 def test_should_report_a_working_connection(lineworks_conn):
     assert LineWorksHook().test_connection() == (
-        True, "Connection successfully tested: token issued and users listed")
+        True,
+        "Connection successfully tested: token issued and users listed",
+    )
 
 
 def test_should_read_a_private_key_pasted_with_escaped_newlines(lineworks_sandbox, credentials, monkeypatch):
@@ -472,8 +538,9 @@ def test_requests_alone_loses_authorization_on_the_cross_host_redirect(lineworks
     """Why the hook fetches the Location itself: plain redirect-following gets 401."""
     hook = LineWorksHook()
     token = hook._access_token()
-    url = (f"{hook.settings.api_base_url}/monitoring/message-contents/download?"
-           + encode_query({"startTime": format_api_time(T0), "endTime": format_api_time(T0 + timedelta(hours=1))}))
+    url = f"{hook.settings.api_base_url}/monitoring/message-contents/download?" + encode_query(
+        {"startTime": format_api_time(T0), "endTime": format_api_time(T0 + timedelta(hours=1))}
+    )
     response = hook.session.get(url, headers={"Authorization": f"Bearer {token}"}, verify=hook._verify)
     assert response.status_code == 401
     assert response.history and response.history[0].status_code == 302

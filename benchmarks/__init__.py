@@ -1,0 +1,1 @@
+"""Performance benchmarks (``make bench``); results print as a table and go to benchmarks/results/."""

@@ -1,0 +1,62 @@
+"""Start the sandboxes in their own process for benchmarks and demos (the client measures alone)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sandbox.common.tls import ensure_tls
+from sandbox.control_client import SandboxControl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class SandboxProcess:
+    """``python -m sandbox serve`` on a free port; a context manager that always stops it."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.ca_bundle = str(ensure_tls(state_dir).ca_cert)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"https://localhost:{self.port}"
+        self.control = SandboxControl(self.url, self.ca_bundle)
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> SandboxProcess:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)])}
+        cmd = [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--state-dir",
+            str(self.state_dir),
+            "serve",
+            "--port",
+            str(self.port),
+        ]
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.control.stats()
+                return self
+            except Exception:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("sandbox did not start") from None
+                time.sleep(0.2)
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
