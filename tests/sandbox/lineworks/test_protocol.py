@@ -96,6 +96,29 @@ def _public_pem(private_pem: str) -> str:
                                          serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
+_SESSIONS: list[requests.Session] = []
+
+
+def new_session(ca_bundle: str) -> requests.Session:
+    """A session trusting the sandbox CA (REQUESTS_CA_BUNDLE would otherwise win), closed after the test."""
+    session = make_session(ca_bundle)
+    _SESSIONS.append(session)
+    return session
+
+
+@pytest.fixture
+def lineworks_sandbox(lineworks_sandbox):
+    """The conftest tenant, with every HTTP session of the test closed afterwards.
+
+    An idle keep-alive TLS connection left open keeps the sandbox server's shutdown waiting until
+    ``ThreadedServer.stop`` gives up (10 s) at the end of the session.
+    """
+    yield lineworks_sandbox
+    while _SESSIONS:
+        _SESSIONS.pop().close()
+    lineworks_sandbox.control.session.close()
+
+
 @pytest.fixture(scope="module")
 def other_private_key() -> str:
     """An RSA key the sandbox does not know."""
@@ -118,7 +141,7 @@ def token_form(creds, **fields: str) -> dict[str, str]:
 
 
 def post_token(sandbox, form: dict[str, str]) -> requests.Response:
-    return make_session(sandbox.ca_bundle).post(sandbox.url + TOKEN_PATH, data=form, timeout=TIMEOUT)
+    return new_session(sandbox.ca_bundle).post(sandbox.url + TOKEN_PATH, data=form, timeout=TIMEOUT)
 
 
 def obtain_token(sandbox, creds=None, scope: str | None = None) -> dict[str, str]:
@@ -139,7 +162,7 @@ class Api:
         self.sandbox = sandbox
         self.base = sandbox.url
         self.token = token
-        self.session = make_session(sandbox.ca_bundle)
+        self.session = new_session(sandbox.ca_bundle)
 
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
@@ -279,15 +302,17 @@ def test_should_accept_a_grant_type_percent_encoded_once_like_the_official_pytho
     assert response.json()["token_type"] == "Bearer"
 
 
-def _signed_with_other_key(creds, other_key):
-    return make_assertion(creds, key=other_key)
-
-
-@pytest.mark.parametrize("case", [
-    "wrong_signature", "wrong_iss", "wrong_sub", "lifetime_over_60_minutes", "string_iat_exp", "expired",
-    "padded_base64", "hs256",
+@pytest.mark.parametrize("case, reason", [
+    ("wrong_signature", "signature"),
+    ("wrong_iss", "iss"),
+    ("wrong_sub", "sub"),
+    ("lifetime_over_60_minutes", "60 minutes"),
+    ("string_iat_exp", "must be a number"),
+    ("expired", "expired"),
+    ("padded_base64", "padding"),
+    ("hs256", "RS256"),
 ])
-def test_should_reject_an_invalid_jwt_assertion(lineworks_sandbox, other_private_key, case):
+def test_should_reject_an_invalid_jwt_assertion(lineworks_sandbox, other_private_key, case, reason):
     creds = lineworks_sandbox.creds
     now = int(time.time())
     assertion = {
@@ -303,7 +328,8 @@ def test_should_reject_an_invalid_jwt_assertion(lineworks_sandbox, other_private
 
     response = post_token(lineworks_sandbox, token_form(creds, assertion=assertion))
 
-    assert_oauth_error(response, 400, "invalid_grant")
+    body = assert_oauth_error(response, 400, "invalid_grant")
+    assert reason in body["error_description"]
 
 
 def test_should_accept_an_assertion_of_exactly_60_minutes(lineworks_sandbox):
@@ -326,7 +352,7 @@ def test_should_reject_a_scope_the_app_was_not_granted(lineworks_sandbox):
 
 
 def test_should_reject_a_token_request_that_is_not_form_encoded(lineworks_sandbox):
-    session = make_session(lineworks_sandbox.ca_bundle)
+    session = new_session(lineworks_sandbox.ca_bundle)
     response = session.post(lineworks_sandbox.url + TOKEN_PATH, json=token_form(lineworks_sandbox.creds),
                             timeout=TIMEOUT)
     assert_oauth_error(response, 400, "invalid_request")
@@ -375,9 +401,16 @@ def test_should_rotate_the_refresh_token_when_rotation_is_on(lineworks_sandbox):
     assert post_token(lineworks_sandbox, _refresh_form(creds, body["refresh_token"])).status_code == 200
 
 
-def test_should_reject_a_refresh_token_of_another_client_or_unknown(lineworks_sandbox):
+def test_should_reject_an_unknown_refresh_token(lineworks_sandbox):
     creds = lineworks_sandbox.creds
     assert_oauth_error(post_token(lineworks_sandbox, _refresh_form(creds, "kr1unknown")), 400, "invalid_grant")
+
+
+def test_should_reject_a_token_request_body_that_is_not_utf8(lineworks_sandbox):
+    response = new_session(lineworks_sandbox.ca_bundle).post(
+        lineworks_sandbox.url + TOKEN_PATH, data=b"grant_type=\xff\xfe",
+        headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=TIMEOUT)
+    assert_oauth_error(response, 400, "invalid_request")
 
 
 def test_should_expire_access_tokens_after_the_configured_lifetime(lineworks_sandbox):
@@ -426,7 +459,9 @@ def bot_only_api(lineworks_sandbox) -> Api:
     assert created == {"clientId": Creds.client_id}
     body = obtain_token(lineworks_sandbox, creds=Creds, scope="bot")
     assert body["scope"] == "bot"
-    return Api(lineworks_sandbox, body["access_token"])
+    api = Api(lineworks_sandbox, body["access_token"])
+    api.creds = Creds
+    return api
 
 
 @pytest.mark.parametrize("path", ["/v1.0/contacts", MONITORING, AUDIT + "?service=message", "/v1.0/users"])
@@ -442,6 +477,12 @@ def test_should_let_a_bot_only_token_send_bot_messages(lineworks_sandbox, bot_on
     lineworks_sandbox.seed({"users": [DOC_USER]})
     response = bot_only_api.send({"content": {"type": "text", "text": "hello"}})
     assert response.status_code == 201, response.text
+
+
+def test_should_reject_a_refresh_token_of_another_client(lineworks_sandbox, bot_only_api):
+    other = obtain_token(lineworks_sandbox, creds=bot_only_api.creds, scope="bot")
+    response = post_token(lineworks_sandbox, _refresh_form(lineworks_sandbox.creds, other["refresh_token"]))
+    assert_oauth_error(response, 400, "invalid_grant")
 
 
 def test_should_not_accept_a_token_from_the_refresh_token(lineworks_sandbox):
@@ -495,7 +536,7 @@ def test_should_reject_a_cursor_sent_without_url_encoding(api, five_users):
     assert [u["userId"] for u in encoded.json()["users"]] == [u["userId"] for u in five_users[2:4]]
 
 
-@pytest.mark.parametrize("count", ["0", "101", "-1", "abc"])
+@pytest.mark.parametrize("count", ["0", "101", "-1", "abc", "²", "１０"])
 def test_should_reject_a_users_count_out_of_range(api, five_users, count):
     assert_error(api.get("/v1.0/users", params={"count": count}), 400, "INVALID_PARAMETER", contains="count")
 
@@ -565,7 +606,7 @@ def test_should_list_only_linked_external_users_with_the_filter(api, contacts):
         assert linked["buddyUserIds"] == [DOC_USER["userId"]]
 
 
-@pytest.mark.parametrize("count", ["0", "501"])
+@pytest.mark.parametrize("count", ["0", "501", "1.5"])
 def test_should_reject_a_contacts_count_out_of_range(api, contacts, count):
     assert_error(api.get("/v1.0/contacts", params={"count": count}), 400, "INVALID_PARAMETER", contains="count")
 
@@ -729,6 +770,11 @@ def test_should_accept_content_at_the_documented_limits(api, bot_target, body):
     pytest.param({"content": {"type": "hologram", "text": "hi"}}, id="unknown_content_type"),
     pytest.param({"message": {"type": "text", "text": "hi"}}, id="missing_content"),
     pytest.param({"content": {"type": "image"}}, id="image_without_urls"),
+    pytest.param({"content": {"type": "text", "text": "x", "quickReply": []}}, id="quick_reply_not_an_object"),
+    pytest.param({"content": {"type": ["text"], "text": "x"}}, id="type_not_a_string"),
+    pytest.param({"content": {"type": "list_template", "elements": ["x"]}}, id="element_not_an_object"),
+    pytest.param({"content": {"type": "text", "text": "x", "i18nTexts": ["x"]}}, id="i18n_text_not_an_object"),
+    pytest.param([{"content": {"type": "text", "text": "x"}}], id="body_not_an_object"),
 ])
 def test_should_reject_invalid_bot_content_with_invalid_parameter(lineworks_sandbox, api, bot_target, body):
     response = api.send(body)
@@ -789,7 +835,8 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
         self.thread.start()
 
     @property
@@ -1008,6 +1055,8 @@ def test_should_reject_a_download_window_over_31_days(api, talk_logs):
     ({**download_params(), "language": "fr_FR"}, "INVALID_PARAMETER"),
     ({**download_params(), "botMessageFilterType": "some"}, "INVALID_PARAMETER"),
     ({"startTime": "2025-05-31T00:00:00+09:00", "endTime": "2025-05-30T00:00:00+09:00"}, "INVALID_PARAMETER"),
+    ({"startTime": "2025-13-30T00:00:00+09:00", "endTime": "2025-05-31T00:00:00+09:00"}, "INVALID_PARAMETER"),
+    ({**download_params(), "domainId": "abc"}, "INVALID_PARAMETER"),
 ])
 def test_should_validate_download_parameters(api, talk_logs, params, code):
     assert_error(api.get(MONITORING, params=params), 400, code)
@@ -1029,6 +1078,20 @@ def test_should_reject_a_concurrent_download_until_the_first_file_is_fetched(api
     third = api.get(MONITORING, params=download_params())
     assert third.status_code == 302
     assert api.fetch(third.headers["Location"]).status_code == 200
+
+
+def test_should_answer_403_for_another_domain(api, talk_logs):
+    assert_error(api.get(MONITORING, params=download_params(domainId="20000002")), 403, "FORBIDDEN")
+    assert api.fetch(api.get(MONITORING, params=download_params(domainId=str(DOMAIN_ID)))
+                     .headers["Location"]).status_code == 200
+
+
+def test_should_free_the_download_slot_when_the_file_request_fails(lineworks_sandbox, api, talk_logs):
+    lineworks_sandbox.control.fault("files.download", "503")
+    first = api.get(MONITORING, params=download_params())
+
+    assert_error(api.fetch(first.headers["Location"]), 503, "SERVICE_UNAVAILABLE")
+    assert download(api).status_code == 200
 
 
 def test_should_answer_404_for_a_download_url_fetched_twice(api, talk_logs):
