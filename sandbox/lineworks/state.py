@@ -496,7 +496,7 @@ class LineWorksState:
                 )
         now = time.monotonic()
         with self._lock:
-            if False:
+            if now < self._download_busy_until:
                 self.calls["download.rejected_concurrent"] += 1
                 status = int(self.config["concurrent_download_status"])
                 if status == 429:
@@ -557,7 +557,7 @@ class LineWorksState:
                 (params["start"].timestamp(), params["end"].timestamp()),
             )
             buf = io.StringIO()
-            writer = csv.writer(buf, lineterminator="\n")
+            writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
             if cfg["csv_bom"]:
                 buf.write("\ufeff")
             writer.writerow(header)
