@@ -557,7 +557,7 @@ class LineWorksState:
                 (params["start"].timestamp(), params["end"].timestamp()),
             )
             buf = io.StringIO()
-            writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
+            writer = csv.writer(buf, lineterminator="\n")
             if cfg["csv_bom"]:
                 buf.write("\ufeff")
             writer.writerow(header)
