@@ -16,9 +16,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from benchmarks.sandboxes import ROOT, SandboxProcess
 from sandbox.credentials import ensure_credentials
 from sandbox.lineworks import scenario
+from sandbox.process import ROOT, SandboxProcess
 
 
 def _rss_mib() -> float:

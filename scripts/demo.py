@@ -11,10 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
 import unicodedata
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -24,19 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 from sandbox.__main__ import scenario_spec  # noqa: E402
-from sandbox.common.tls import ensure_tls  # noqa: E402
-from sandbox.control_client import SandboxControl  # noqa: E402
 from sandbox.credentials import ensure_credentials  # noqa: E402
+from sandbox.process import SandboxProcess  # noqa: E402
 
 STATE_DIR = ROOT / ".sandbox" / "demo"
 JST = timezone(timedelta(hours=9))
 HOUR = datetime(2026, 11, 20, 9, 0, tzinfo=JST)  # the demo scenario's first hour
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _width(text: str) -> int:
@@ -53,47 +43,20 @@ def _cut(text: str, width: int) -> str:
     return out + " " * (width - _width(out))
 
 
-def start_sandbox() -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)])}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--state-dir", str(STATE_DIR), "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"https://localhost:{port}"
-    control = SandboxControl(url, str(ensure_tls(STATE_DIR).ca_cert))
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            control.stats()
-            return proc, url
-        except Exception:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                print(proc.stdout.read() if proc.stdout else "", file=sys.stderr)
-                raise SystemExit("the LINE WORKS sandbox did not start") from None
-            time.sleep(0.2)
-
-
 def main() -> int:
-    tls = ensure_tls(STATE_DIR)
     creds = ensure_credentials(STATE_DIR)
-    proc, url = start_sandbox()
-    try:
-        control = SandboxControl(url, str(tls.ca_cert))
+    with SandboxProcess(STATE_DIR) as sandbox:
+        url, control, ca_bundle = sandbox.url, sandbox.control, sandbox.ca_bundle
         control.reset()
         rows = control.seed(scenario_spec("demo", 42, creds))["rows"]
-        print(f"LINE WORKS sandbox: {url}  (TLS from a local CA: {tls.ca_cert.relative_to(ROOT)})")
+        print(f"LINE WORKS sandbox: {url}  (TLS from a local CA: {Path(ca_bundle).relative_to(ROOT)})")
         print(
             f"seeded demo company: {rows['users']} members, {rows['contacts']} LINE friends, "
             f"{rows['rooms']} rooms, {rows['messages']} messages\n"
         )
 
         # The only thing that differs from production: the connection.
-        os.environ["AIRFLOW_CONN_LINEWORKS_DEFAULT"] = json.dumps(creds.connection(url, str(tls.ca_cert)))
+        os.environ["AIRFLOW_CONN_LINEWORKS_DEFAULT"] = json.dumps(creds.connection(url, ca_bundle))
         from hooks.lineworks import LineWorksHook
 
         hook = LineWorksHook("lineworks_default")
@@ -156,13 +119,7 @@ def main() -> int:
         calls = control.stats()["calls"]
         print(f"\nAPI calls seen by the sandbox: {json.dumps(calls)}")
         print("\nNext steps of the pipeline (archive → activities → Salesforce) come with later issues.")
-        return 0
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,16 +12,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 from sandbox.__main__ import scenario_spec  # noqa: E402
-from sandbox.common.tls import ensure_tls  # noqa: E402
-from sandbox.control_client import SandboxControl  # noqa: E402
 from sandbox.credentials import ensure_credentials  # noqa: E402
+from sandbox.process import SandboxProcess  # noqa: E402
 
 STATE_DIR = ROOT / ".sandbox" / "up"
 PORT = int(os.environ.get("LINEWORKS_SANDBOX_PORT", "8443"))
@@ -39,7 +37,6 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def main() -> int:
-    tls = ensure_tls(STATE_DIR)
     creds = ensure_credentials(STATE_DIR)
     bin_dir = str(Path(sys.executable).parent)  # standalone starts its components as `airflow ...`
     env = {
@@ -47,29 +44,22 @@ def main() -> int:
         "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
     }
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--state-dir", str(STATE_DIR), "serve", "--port", str(PORT)],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    url = f"https://localhost:{PORT}"
-    control = SandboxControl(url, str(tls.ca_cert))
-    for _ in range(150):
-        try:
-            control.reset()
-            break
-        except Exception:
-            time.sleep(0.2)
+    with SandboxProcess(STATE_DIR, port=PORT) as sandbox:
+        return run_airflow(sandbox, creds, env)
+
+
+def run_airflow(sandbox: SandboxProcess, creds, env: dict[str, str]) -> int:
+    url, control = sandbox.url, sandbox.control
+    control.reset()
     control.seed(scenario_spec("demo", 42, creds))
-    env["AIRFLOW_CONN_LINEWORKS_DEFAULT"] = json.dumps(creds.connection(url, str(tls.ca_cert)))
+    env["AIRFLOW_CONN_LINEWORKS_DEFAULT"] = json.dumps(creds.connection(url, sandbox.ca_bundle))
     env["LINEWORKS_STAGING_URL"] = "file://" + str(ROOT / ".staging")
     print(
         f"LINE WORKS sandbox on {url}; starting Airflow on http://localhost:8080 (Ctrl-C stops both)",
         flush=True,
     )
     airflow = subprocess.Popen(
-        [str(Path(bin_dir) / "airflow"), "standalone"],
+        [str(Path(sys.executable).parent / "airflow"), "standalone"],
         cwd=ROOT,
         env=env,
         start_new_session=True,
@@ -80,7 +70,6 @@ def main() -> int:
         return 0
     finally:
         _stop(airflow)
-        _stop(sandbox)
 
 
 if __name__ == "__main__":

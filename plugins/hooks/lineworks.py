@@ -622,15 +622,7 @@ class LineWorksHook(BaseHook):
 
         .. seealso:: https://developers.worksmobile.com/jp/docs/bot-user-message-send
         """
-        bot = self._bot_id(bot_id)
-        self._api(
-            "POST",
-            f"/bots/{bot}/users/{quote(user_id, safe='')}/messages",
-            json={"content": content},
-            operation="bot.send_user",
-            family="bot.message",
-            expected=(200, 201),
-        )
+        self._send_bot_message("users", user_id, content, bot_id, operation="bot.send_user")
 
     def send_message_to_channel(
         self, channel_id: str, content: dict[str, Any], *, bot_id: str | None = None
@@ -639,21 +631,23 @@ class LineWorksHook(BaseHook):
 
         .. seealso:: https://developers.worksmobile.com/jp/docs/bot-channel-message-send
         """
-        bot = self._bot_id(bot_id)
-        self._api(
-            "POST",
-            f"/bots/{bot}/channels/{quote(channel_id, safe='')}/messages",
-            json={"content": content},
-            operation="bot.send_channel",
-            family="bot.message",
-            expected=(200, 201),
-        )
+        self._send_bot_message("channels", channel_id, content, bot_id, operation="bot.send_channel")
 
-    def _bot_id(self, bot_id: str | None) -> str:
+    def _send_bot_message(
+        self, target_kind: str, target: str, content: dict[str, Any], bot_id: str | None, *, operation: str
+    ) -> None:
         bot = bot_id or self.settings.bot_id
         if not bot:
             raise ValueError(f"connection {self.settings.conn_id!r} has no Bot ID and none was given")
-        return quote(str(bot), safe="")
+        path = f"/bots/{quote(str(bot), safe='')}/{target_kind}/{quote(target, safe='')}/messages"
+        self._api(
+            "POST",
+            path,
+            json={"content": content},
+            operation=operation,
+            family="bot.message",
+            expected=(200, 201),
+        )
 
     # --- log downloads -----------------------------------------------------------------------------
     def download_message_contents(

@@ -105,7 +105,6 @@ class LineWorksProtocol:
                 form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
             except UnicodeDecodeError:
                 raise OAuthError("invalid_request", "the form body is not UTF-8") from None
-            self.state.calls["token"] += 1
             return JSONResponse(self.state.issue_token(form), headers={"Cache-Control": "no-store"})
         except _Reset:
             return await _reset(request)

@@ -1,4 +1,4 @@
-"""Start the sandboxes in their own process for benchmarks and demos (the client measures alone)."""
+"""Run ``python -m sandbox serve`` in its own process (demo, ``make up``, benchmarks)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 class SandboxProcess:
     """``python -m sandbox serve`` on a free port; a context manager that always stops it."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, port: int | None = None) -> None:
         self.state_dir = state_dir
         self.ca_bundle = str(ensure_tls(state_dir).ca_cert)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        if port is None:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+        self.port = port
         self.url = f"https://localhost:{self.port}"
         self.control = SandboxControl(self.url, self.ca_bundle)
         self.proc: subprocess.Popen | None = None
@@ -50,11 +52,15 @@ class SandboxProcess:
                 return self
             except Exception:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("sandbox did not start") from None
+                    self.__exit__()
+                    err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.stderr else ""
+                    raise RuntimeError(f"the sandbox did not start on port {self.port}:\n{err}") from None
                 time.sleep(0.2)
 
     def __exit__(self, *exc: object) -> None:
         assert self.proc is not None
+        if self.proc.poll() is not None:
+            return
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
