@@ -122,11 +122,12 @@ class _RateLimiter:
     """At most ``limit`` calls in any ``window`` seconds (a sliding log); blocks until a slot frees.
 
     A sliding window never exceeds the limit inside any fixed window either, so a busy run slows
-    down instead of collecting 429s from the API's per-minute counters.
+    down instead of collecting 429s from the API's per-minute counters. The window is widened by
+    2 % + 50 ms because the API counts a call when it arrives and we count it when it leaves.
     """
 
     def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = max(1, int(limit)), window
+        self.limit, self.window = max(1, int(limit)), window * 1.02 + 0.05
         self.calls: deque[float] = deque()
         self.lock = threading.Lock()
 

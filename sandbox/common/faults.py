@@ -59,7 +59,7 @@ class FaultPlan:
     def clear(self) -> None:
         with self._lock:
             self._queued.clear()
-            self._rate, self._rate_kinds = 0.0, ()
+            self._rate, self._rate_kinds, self._rate_targets = 0.0, (), ("*",)
             self.injected.clear()
 
     def take(self, operation: str, kinds: frozenset[str] | None = None) -> str | None:

@@ -57,6 +57,8 @@ def _config(app: Any, host: str, port: int, tls: TLSFiles, log_level: str) -> uv
         log_level=log_level,
         access_log=False,
         timeout_keep_alive=30,
+        # Do not wait for idle keep-alive clients when stopping (tests, Ctrl-C).
+        timeout_graceful_shutdown=1,
     )
 
 

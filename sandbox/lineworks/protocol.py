@@ -61,7 +61,7 @@ class LineWorksProtocol:
     ) -> Response:
         state = self.state
         try:
-            self._inject(operation, API_FAULTS)
+            self._inject(operation, API_FAULTS, family)
             token = state.authenticate(request.headers.get("authorization"))
             if state.faults.take(operation, frozenset({"expire_token"})):
                 state.expire_token(token.token)
@@ -77,7 +77,7 @@ class LineWorksProtocol:
         except (LineWorksError, OAuthError) as exc:
             return error_response(exc)
 
-    def _inject(self, operation: str, kinds: frozenset[str]) -> None:
+    def _inject(self, operation: str, kinds: frozenset[str], family: str | None = None) -> None:
         fault = self.state.faults.take(operation, kinds - {"expire_token"})
         if fault is None:
             return
@@ -90,7 +90,7 @@ class LineWorksProtocol:
             raise ServiceUnavailable("injected fault")
         if fault == "429":
             rate_limits = self.state.config["rate_limits"]
-            limit = int(rate_limits.get(operation.split(".")[0], rate_limits["default"]))
+            limit = int(rate_limits.get(family or operation.split(".")[0], rate_limits["default"]))
             reset = int(self.state.config["injected_rate_limit_reset"])
             raise TooManyRequests(headers=limits.rate_headers(limit, limit, reset))
 

@@ -342,12 +342,16 @@ class LineWorksState:
 
     def count_call(self, operation: str, family: str) -> dict[str, str]:
         """Count a call against the per-API rate limit; returns the ``rateLimit-*`` headers."""
-        self.calls[operation] += 1
         rate_limits = self.config["rate_limits"]
         limit = int(rate_limits.get(family, rate_limits["default"]))
-        return self.rate_limiter.hit(
-            self.domain_id, family, limit, window=float(self.config["rate_window_seconds"])
-        )
+        window = float(self.config["rate_window_seconds"])
+        try:
+            headers = self.rate_limiter.hit(self.domain_id, family, limit, window=window)
+        except TooManyRequests:
+            self.calls[operation + "!429"] += 1  # refused by the rate limit (not an injected fault)
+            raise
+        self.calls[operation] += 1
+        return headers
 
     # --- directory -----------------------------------------------------------------------------
     def list_users(self, count: str | None, cursor: str | None) -> dict[str, Any]:
@@ -520,7 +524,9 @@ class LineWorksState:
     def claim_ticket(self, ticket_id: str) -> _Ticket:
         with self._lock:
             ticket = self._tickets.pop(ticket_id, None)
-        if ticket is None or ticket.expires_at < time.monotonic():
+        if ticket is None:
+            raise NotFound("unknown download URL; request a new one")
+        if ticket.expires_at < time.monotonic():
             self.release_download_slot()
             raise NotFound("the download URL has expired; request a new one")
         return ticket

@@ -249,7 +249,17 @@ class TestRateLimits:
             list(hook.list_users())
         assert time.monotonic() - started >= 3.5  # two full waits
         assert calls(lineworks_sandbox, "users.list") == 11
-        assert "429" not in lineworks_sandbox.control.stats()["faults"]["injected"]
+        assert calls(lineworks_sandbox, "users.list!429") == 0  # the API never had to refuse a call
+
+    def test_without_client_limits_the_same_run_collects_429s(self, lineworks_sandbox, lineworks_conn):
+        """The contrast that shows the test above can fail."""
+        lineworks_sandbox.control.configure(rate_limits={"users": 5}, rate_window_seconds=2)
+        lineworks_conn(rate_limits={"users": 1000}, rate_limit_window=2)
+        hook = LineWorksHook()
+        for _ in range(11):
+            list(hook.list_users())
+        assert calls(lineworks_sandbox, "users.list") == 11  # every call got through in the end...
+        assert calls(lineworks_sandbox, "users.list!429") > 0  # ...after the API refused some
 
     def test_should_default_to_the_documented_limits(self, lineworks_sandbox, lineworks_conn, monkeypatch):
         conn = lineworks_sandbox.connection()
@@ -271,8 +281,10 @@ class TestRateLimits:
         limiter = lw._RateLimiter(10, 60)
         for _ in range(10):
             assert limiter.acquire() == 0
-        assert limiter.acquire() == pytest.approx(60)
-        assert waited == [pytest.approx(60)]
+            clock[0] += 0.5
+        # The 11th call waits until the first one is a (slightly widened) minute old.
+        assert limiter.acquire() == pytest.approx(60 * 1.02 + 0.05 - 5.0)
+        assert 60 <= clock[0] - 1000.0 <= 62
 
 
 class TestPaging:

@@ -42,8 +42,13 @@ HIGH_RATE_LIMITS = {"default": 100000, "monitoring": 100000, "audit": 100000}
 
 # --- documented fixtures (copied from the reference) ------------------------------------------------
 # §2.4 "Emulator fixture (matches samples)"
-DOC_TOKEN_RESPONSE = {"access_token": "kr1AAAA...", "refresh_token": "kr1AAAB...", "scope": "bot bot.read",
-                      "token_type": "Bearer", "expires_in": "86400"}
+DOC_TOKEN_RESPONSE = {
+    "access_token": "kr1AAAA...",
+    "refresh_token": "kr1AAAB...",
+    "scope": "bot bot.read",
+    "token_type": "Bearer",
+    "expires_in": "86400",
+}
 # §7 GET /users/{userId}
 DOC_USER: dict[str, Any] = {
     "userId": "userf7da-f82c-4284-13e7-030f3b4c756x",
@@ -51,23 +56,51 @@ DOC_USER: dict[str, Any] = {
     "telephone": "03-1234-5678",
     "cellPhone": "090-1234-5678",
     "location": "green building",
-    "userName": {"lastName": "ワークス", "firstName": "太郎", "phoneticLastName": None, "phoneticFirstName": None},
+    "userName": {
+        "lastName": "ワークス",
+        "firstName": "太郎",
+        "phoneticLastName": None,
+        "phoneticFirstName": None,
+    },
     "i18nName": [],
-    "organizations": [{
-        "domainId": 10000001, "primary": True, "userExternalKey": None, "email": "localpart@example.com",
-        "levelId": "levelaa7-b824-4937-66af-042f1f43cefa", "levelExternalKey": None, "levelName": "一般社員",
-        "executive": False, "organizationName": "org",
-        "orgUnits": [{"orgUnitId": "orgunitf-f27f-4af8-27e1-03817a911417", "orgUnitExternalKey": None,
-                      "orgUnitEmail": "team01@example.com", "orgUnitName": "組織", "primary": True,
-                      "positionId": "position-7027-4a02-b838-6f52b5e38db7", "positionExternalKey": None,
-                      "positionName": "社員", "isManager": True, "visible": True, "useTeamFeature": True}]}],
+    "organizations": [
+        {
+            "domainId": 10000001,
+            "primary": True,
+            "userExternalKey": None,
+            "email": "localpart@example.com",
+            "levelId": "levelaa7-b824-4937-66af-042f1f43cefa",
+            "levelExternalKey": None,
+            "levelName": "一般社員",
+            "executive": False,
+            "organizationName": "org",
+            "orgUnits": [
+                {
+                    "orgUnitId": "orgunitf-f27f-4af8-27e1-03817a911417",
+                    "orgUnitExternalKey": None,
+                    "orgUnitEmail": "team01@example.com",
+                    "orgUnitName": "組織",
+                    "primary": True,
+                    "positionId": "position-7027-4a02-b838-6f52b5e38db7",
+                    "positionExternalKey": None,
+                    "positionName": "社員",
+                    "isManager": True,
+                    "visible": True,
+                    "useTeamFeature": True,
+                }
+            ],
+        }
+    ],
 }
 # §6.1 external contact example (the doc cuts buddyUserIds[0] short; completed with dummy hex digits)
 DOC_CONTACT: dict[str, Any] = {
     "contactId": "81c6c568-e090-4d9e-549f-049dea60cbc7",
     "contactName": {"lastName": "Task", "firstName": "User"},
-    "linkedExternalUser": {"id": "32deb574-f7a9-4973-44c9-040944411275", "type": "WORKS",
-                           "buddyUserIds": ["0c9cf0c3-83ba-48ed-1a2b-04aa00000001"]},
+    "linkedExternalUser": {
+        "id": "32deb574-f7a9-4973-44c9-040944411275",
+        "type": "WORKS",
+        "buddyUserIds": ["0c9cf0c3-83ba-48ed-1a2b-04aa00000001"],
+    },
 }
 # §5 monitoring CSV (ja_JP) fixture
 DOC_MONITORING_CSV = (
@@ -86,14 +119,18 @@ DOC_ISSUED_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?
 
 def _pem_private_key() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def _public_pem(private_pem: str) -> str:
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 _SESSIONS: list[requests.Session] = []
@@ -134,8 +171,13 @@ def make_assertion(creds, *, key: str | None = None, alg: str = "RS256", **claim
 
 
 def token_form(creds, **fields: str) -> dict[str, str]:
-    form = {"assertion": make_assertion(creds), "grant_type": JWT_BEARER, "client_id": creds.client_id,
-            "client_secret": creds.client_secret, "scope": " ".join(creds.scopes)}
+    form = {
+        "assertion": make_assertion(creds),
+        "grant_type": JWT_BEARER,
+        "client_id": creds.client_id,
+        "client_secret": creds.client_secret,
+        "scope": " ".join(creds.scopes),
+    }
     form.update(fields)
     return form
 
@@ -178,13 +220,16 @@ class Api:
     def post(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("POST", path, **kwargs)
 
-    def send(self, body: Any, target: str = "users/" + DOC_USER["userId"], bot_id: Any = None) -> requests.Response:
+    def send(
+        self, body: Any, target: str = "users/" + DOC_USER["userId"], bot_id: Any = None
+    ) -> requests.Response:
         bot_id = self.sandbox.creds.bot_id if bot_id is None else bot_id
         return self.post(f"/v1.0/bots/{bot_id}/{target}/messages", json=body)
 
     def fetch(self, location: str, *, auth: bool = True) -> requests.Response:
-        return self.session.get(location, headers=self.auth() if auth else {}, timeout=TIMEOUT,
-                                allow_redirects=False)
+        return self.session.get(
+            location, headers=self.auth() if auth else {}, timeout=TIMEOUT, allow_redirects=False
+        )
 
 
 @pytest.fixture
@@ -236,24 +281,33 @@ def make_user(i: int, last: str = "ワークス", first: str | None = None, emai
 
 
 def friend_item(i: int, created: str = "2025-05-01T10:00:00+09:00", name: str | None = None) -> dict:
-    return {"contact": {
-        "contactId": f"frnd{i:04d}-e090-4d9e-549f-049dea60cbc7",
-        "contactName": {"lastName": name or f"友達{i}", "firstName": ""},
-        "linkedExternalUser": {"id": f"line{i:04d}-f7a9-4973-44c9-040944411275", "type": "LINE",
-                               "buddyUserIds": [DOC_USER["userId"]]},
-        "permission": {"masterUserId": DOC_USER["userId"], "accessibleRange": "MEMBER"},
-    }, "createdTime": created}
+    return {
+        "contact": {
+            "contactId": f"frnd{i:04d}-e090-4d9e-549f-049dea60cbc7",
+            "contactName": {"lastName": name or f"友達{i}", "firstName": ""},
+            "linkedExternalUser": {
+                "id": f"line{i:04d}-f7a9-4973-44c9-040944411275",
+                "type": "LINE",
+                "buddyUserIds": [DOC_USER["userId"]],
+            },
+            "permission": {"masterUserId": DOC_USER["userId"], "accessibleRange": "MEMBER"},
+        },
+        "createdTime": created,
+    }
 
 
 def customer_item(i: int, created: str = "2025-05-01T10:00:00+09:00") -> dict:
     """A customer contact (linkedExternalUser null, DOC:contact)."""
-    return {"contact": {
-        "contactId": f"cust{i:04d}-e090-4d9e-549f-049dea60cbc7",
-        "permission": {"masterUserId": DOC_USER["userId"], "accessibleRange": "ALL"},
-        "contactName": {"lastName": "顧客", "firstName": f"連絡先{i}"},
-        "telephones": [{"type": "CELLPHONE", "telephone": "1234-5678", "primary": True}],
-        "linkedExternalUser": None,
-    }, "createdTime": created}
+    return {
+        "contact": {
+            "contactId": f"cust{i:04d}-e090-4d9e-549f-049dea60cbc7",
+            "permission": {"masterUserId": DOC_USER["userId"], "accessibleRange": "ALL"},
+            "contactName": {"lastName": "顧客", "firstName": f"連絡先{i}"},
+            "telephones": [{"type": "CELLPHONE", "telephone": "1234-5678", "primary": True}],
+            "linkedExternalUser": None,
+        },
+        "createdTime": created,
+    }
 
 
 def parse_csv(content: bytes) -> list[list[str]]:
@@ -302,16 +356,19 @@ def test_should_accept_a_grant_type_percent_encoded_once_like_the_official_pytho
     assert response.json()["token_type"] == "Bearer"
 
 
-@pytest.mark.parametrize("case, reason", [
-    ("wrong_signature", "signature"),
-    ("wrong_iss", "iss"),
-    ("wrong_sub", "sub"),
-    ("lifetime_over_60_minutes", "60 minutes"),
-    ("string_iat_exp", "must be a number"),
-    ("expired", "expired"),
-    ("padded_base64", "padding"),
-    ("hs256", "RS256"),
-])
+@pytest.mark.parametrize(
+    "case, reason",
+    [
+        ("wrong_signature", "signature"),
+        ("wrong_iss", "iss"),
+        ("wrong_sub", "sub"),
+        ("lifetime_over_60_minutes", "60 minutes"),
+        ("string_iat_exp", "must be a number"),
+        ("expired", "expired"),
+        ("padded_base64", "padding"),
+        ("hs256", "RS256"),
+    ],
+)
 def test_should_reject_an_invalid_jwt_assertion(lineworks_sandbox, other_private_key, case, reason):
     creds = lineworks_sandbox.creds
     now = int(time.time())
@@ -335,13 +392,16 @@ def test_should_reject_an_invalid_jwt_assertion(lineworks_sandbox, other_private
 def test_should_accept_an_assertion_of_exactly_60_minutes(lineworks_sandbox):
     now = int(time.time())
     creds = lineworks_sandbox.creds
-    response = post_token(lineworks_sandbox, token_form(creds, assertion=make_assertion(creds, iat=now,
-                                                                                         exp=now + 3600)))
+    response = post_token(
+        lineworks_sandbox, token_form(creds, assertion=make_assertion(creds, iat=now, exp=now + 3600))
+    )
     assert response.status_code == 200, response.text
 
 
 def test_should_reject_a_wrong_client_secret_with_invalid_client(lineworks_sandbox):
-    response = post_token(lineworks_sandbox, token_form(lineworks_sandbox.creds, client_secret="not-the-secret"))
+    response = post_token(
+        lineworks_sandbox, token_form(lineworks_sandbox.creds, client_secret="not-the-secret")
+    )
     assert_oauth_error(response, 401, "invalid_client")
 
 
@@ -353,8 +413,9 @@ def test_should_reject_a_scope_the_app_was_not_granted(lineworks_sandbox):
 
 def test_should_reject_a_token_request_that_is_not_form_encoded(lineworks_sandbox):
     session = new_session(lineworks_sandbox.ca_bundle)
-    response = session.post(lineworks_sandbox.url + TOKEN_PATH, json=token_form(lineworks_sandbox.creds),
-                            timeout=TIMEOUT)
+    response = session.post(
+        lineworks_sandbox.url + TOKEN_PATH, json=token_form(lineworks_sandbox.creds), timeout=TIMEOUT
+    )
     assert_oauth_error(response, 400, "invalid_request")
 
 
@@ -364,8 +425,12 @@ def test_should_reject_an_unknown_grant_type(lineworks_sandbox):
 
 
 def _refresh_form(creds, refresh_token: str) -> dict[str, str]:
-    return {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": creds.client_id,
-            "client_secret": creds.client_secret}
+    return {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        "client_id": creds.client_id,
+        "client_secret": creds.client_secret,
+    }
 
 
 def test_should_refresh_without_a_new_refresh_token_by_default(lineworks_sandbox):
@@ -396,20 +461,26 @@ def test_should_rotate_the_refresh_token_when_rotation_is_on(lineworks_sandbox):
     body = response.json()
     assert set(body) == {"access_token", "refresh_token", "scope", "token_type", "expires_in"}
     assert body["refresh_token"] != first["refresh_token"]
-    assert_oauth_error(post_token(lineworks_sandbox, _refresh_form(creds, first["refresh_token"])),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        post_token(lineworks_sandbox, _refresh_form(creds, first["refresh_token"])), 400, "invalid_grant"
+    )
     assert post_token(lineworks_sandbox, _refresh_form(creds, body["refresh_token"])).status_code == 200
 
 
 def test_should_reject_an_unknown_refresh_token(lineworks_sandbox):
     creds = lineworks_sandbox.creds
-    assert_oauth_error(post_token(lineworks_sandbox, _refresh_form(creds, "kr1unknown")), 400, "invalid_grant")
+    assert_oauth_error(
+        post_token(lineworks_sandbox, _refresh_form(creds, "kr1unknown")), 400, "invalid_grant"
+    )
 
 
 def test_should_reject_a_token_request_body_that_is_not_utf8(lineworks_sandbox):
     response = new_session(lineworks_sandbox.ca_bundle).post(
-        lineworks_sandbox.url + TOKEN_PATH, data=b"grant_type=\xff\xfe",
-        headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=TIMEOUT)
+        lineworks_sandbox.url + TOKEN_PATH,
+        data=b"grant_type=\xff\xfe",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=TIMEOUT,
+    )
     assert_oauth_error(response, 400, "invalid_request")
 
 
@@ -430,8 +501,9 @@ def test_should_expire_access_tokens_after_the_configured_lifetime(lineworks_san
 # ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer  {token}", "Bearer kr1-unknown-token", "bearer {token}",
-                                           "{token}"])
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer  {token}", "Bearer kr1-unknown-token", "bearer {token}", "{token}"]
+)
 def test_should_answer_401_unauthorized_for_a_bad_bearer_header(api, authorization):
     headers = {} if authorization is None else {"Authorization": authorization.format(token=api.token)}
 
@@ -453,9 +525,17 @@ def bot_only_api(lineworks_sandbox) -> Api:
         private_key = private
         scopes = ["bot"]
 
-    created = lineworks_sandbox.control.call("POST", "/apps", {
-        "clientId": Creds.client_id, "clientSecret": Creds.client_secret,
-        "serviceAccount": Creds.service_account, "publicKey": _public_pem(private), "scopes": Creds.scopes})
+    created = lineworks_sandbox.control.call(
+        "POST",
+        "/apps",
+        {
+            "clientId": Creds.client_id,
+            "clientSecret": Creds.client_secret,
+            "serviceAccount": Creds.service_account,
+            "publicKey": _public_pem(private),
+            "scopes": Creds.scopes,
+        },
+    )
     assert created == {"clientId": Creds.client_id}
     body = obtain_token(lineworks_sandbox, creds=Creds, scope="bot")
     assert body["scope"] == "bot"
@@ -582,8 +662,11 @@ def test_should_return_users_with_the_documented_fields_from_the_generator(linew
 
 @pytest.fixture
 def contacts(lineworks_sandbox) -> dict[str, list[dict]]:
-    friends = [friend_item(1, "2025-05-01T10:00:00+09:00"), friend_item(2, "2025-05-03T23:59:59+09:00"),
-               friend_item(3, "2025-05-20T10:00:00+09:00")]
+    friends = [
+        friend_item(1, "2025-05-01T10:00:00+09:00"),
+        friend_item(2, "2025-05-03T23:59:59+09:00"),
+        friend_item(3, "2025-05-20T10:00:00+09:00"),
+    ]
     customers = [customer_item(1, "2025-05-02T10:00:00+09:00")]
     lineworks_sandbox.seed({"users": [DOC_USER], "contacts": friends[:1] + customers + friends[1:]})
     return {"friends": [f["contact"] for f in friends], "customers": [c["contact"] for c in customers]}
@@ -608,7 +691,9 @@ def test_should_list_only_linked_external_users_with_the_filter(api, contacts):
 
 @pytest.mark.parametrize("count", ["0", "501", "1.5"])
 def test_should_reject_a_contacts_count_out_of_range(api, contacts, count):
-    assert_error(api.get("/v1.0/contacts", params={"count": count}), 400, "INVALID_PARAMETER", contains="count")
+    assert_error(
+        api.get("/v1.0/contacts", params={"count": count}), 400, "INVALID_PARAMETER", contains="count"
+    )
 
 
 def test_should_accept_the_maximum_contacts_count(api, contacts):
@@ -616,20 +701,28 @@ def test_should_accept_the_maximum_contacts_count(api, contacts):
 
 
 def test_should_reject_a_contacts_window_over_7_days(api, contacts):
-    response = api.get("/v1.0/contacts", params={
-        "searchDateType": "CREATED_TIME", "startDateTime": "2025-05-01T00:00:00+09:00",
-        "endDateTime": "2025-05-08T00:00:01+09:00"})
+    response = api.get(
+        "/v1.0/contacts",
+        params={
+            "searchDateType": "CREATED_TIME",
+            "startDateTime": "2025-05-01T00:00:00+09:00",
+            "endDateTime": "2025-05-08T00:00:01+09:00",
+        },
+    )
     assert_error(response, 400, "OUT_OF_RANGE")
 
 
 def test_should_require_search_date_type_with_a_period(api, contacts):
-    response = api.get("/v1.0/contacts", params={"startDateTime": "2025-05-01T00:00:00+09:00",
-                                                 "endDateTime": "2025-05-02T00:00:00+09:00"})
+    response = api.get(
+        "/v1.0/contacts",
+        params={"startDateTime": "2025-05-01T00:00:00+09:00", "endDateTime": "2025-05-02T00:00:00+09:00"},
+    )
     assert_error(response, 400, "INVALID_PARAMETER", contains="searchDateType")
 
 
 def test_should_reject_a_time_with_an_unencoded_plus(api, contacts):
-    query = "searchDateType=CREATED_TIME&startDateTime=2025-05-01T00:00:00{tz}&endDateTime=2025-05-05T00:00:00{tz}"
+    period = "startDateTime=2025-05-01T00:00:00{tz}&endDateTime=2025-05-05T00:00:00{tz}"
+    query = "searchDateType=CREATED_TIME&" + period
 
     raw = api.get("/v1.0/contacts?" + query.format(tz="+09:00"))
     encoded = api.get("/v1.0/contacts?" + query.format(tz="%2B09:00"))
@@ -639,16 +732,29 @@ def test_should_reject_a_time_with_an_unencoded_plus(api, contacts):
 
 
 def test_should_filter_contacts_by_created_time(api, contacts):
-    response = api.get("/v1.0/contacts", params={
-        "searchDateType": "CREATED_TIME", "startDateTime": "2025-05-01T00:00:00.000+09:00",
-        "endDateTime": "2025-05-04T00:00:00.000+09:00", "searchFilterType": "LINKED_EXTERNAL_USER"})
+    response = api.get(
+        "/v1.0/contacts",
+        params={
+            "searchDateType": "CREATED_TIME",
+            "startDateTime": "2025-05-01T00:00:00.000+09:00",
+            "endDateTime": "2025-05-04T00:00:00.000+09:00",
+            "searchFilterType": "LINKED_EXTERNAL_USER",
+        },
+    )
 
     assert response.status_code == 200, response.text
-    assert [c["contactId"] for c in response.json()["contacts"]] == [c["contactId"] for c in contacts["friends"][:2]]
+    assert [c["contactId"] for c in response.json()["contacts"]] == [
+        c["contactId"] for c in contacts["friends"][:2]
+    ]
 
-    later = api.get("/v1.0/contacts", params={
-        "searchDateType": "CREATED_TIME", "startDateTime": "2025-05-19T00:00:00Z",
-        "endDateTime": "2025-05-21T00:00:00Z"})
+    later = api.get(
+        "/v1.0/contacts",
+        params={
+            "searchDateType": "CREATED_TIME",
+            "startDateTime": "2025-05-19T00:00:00Z",
+            "endDateTime": "2025-05-21T00:00:00Z",
+        },
+    )
     assert [c["contactId"] for c in later.json()["contacts"]] == [contacts["friends"][2]["contactId"]]
 
 
@@ -673,8 +779,9 @@ def test_should_stop_paging_contacts_at_the_max_results_cap(lineworks_sandbox, a
 
 def test_should_reject_a_contacts_cursor_from_another_query(api, contacts):
     cursor = api.get("/v1.0/contacts", params={"count": 1}).json()["responseMetaData"]["nextCursor"]
-    response = api.get("/v1.0/contacts", params={"count": 1, "cursor": cursor,
-                                                 "searchFilterType": "LINKED_EXTERNAL_USER"})
+    response = api.get(
+        "/v1.0/contacts", params={"count": 1, "cursor": cursor, "searchFilterType": "LINKED_EXTERNAL_USER"}
+    )
     assert_error(response, 400, "INVALID_PARAMETER", contains="cursor")
 
 
@@ -685,8 +792,9 @@ def test_should_reject_a_contacts_cursor_from_another_query(api, contacts):
 
 @pytest.fixture
 def bot_target(lineworks_sandbox) -> dict:
-    lineworks_sandbox.seed({"users": [DOC_USER], "rooms": [{"channelId": "channel123", "kind": "group",
-                                                          "title": "room"}]})
+    lineworks_sandbox.seed(
+        {"users": [DOC_USER], "rooms": [{"channelId": "channel123", "kind": "group", "title": "room"}]}
+    )
     return DOC_USER
 
 
@@ -699,7 +807,9 @@ def test_should_send_text_to_a_user_by_id_and_email_and_to_a_channel(lineworks_s
 
     responses = [
         api.send({"content": content}, target=f"users/{bot_target['userId']}"),
-        api.send({"content": {**content, "text": "by mail"}}, target=f"users/{quote(bot_target['email'], safe='')}"),
+        api.send(
+            {"content": {**content, "text": "by mail"}}, target=f"users/{quote(bot_target['email'], safe='')}"
+        ),
         api.send({"content": {**content, "text": "room"}}, target="channels/channel123"),
     ]
 
@@ -717,65 +827,182 @@ def test_should_send_text_to_a_user_by_id_and_email_and_to_a_channel(lineworks_s
 
 def test_should_send_the_documented_i18n_text_and_button_examples(lineworks_sandbox, api, bot_target):
     examples = [  # DOC:bot-send-button and the text example (§3.3)
-        {"content": {"type": "button_template", "contentText": "What do you want?", "actions": [
-            {"type": "uri", "label": "LINE WORKS Homepage", "uri": "https://line-works.com"},
-            {"type": "message", "label": "FAQ", "postback": "ButtonTemplate_FAQ"}]}},
-        {"content": {"type": "text", "text": "hello", "i18nTexts": [
-            {"language": "ja_JP", "text": "こんにちは"}, {"language": "ko_KR", "text": "안녕하세요"}]}},
+        {
+            "content": {
+                "type": "button_template",
+                "contentText": "What do you want?",
+                "actions": [
+                    {"type": "uri", "label": "LINE WORKS Homepage", "uri": "https://line-works.com"},
+                    {"type": "message", "label": "FAQ", "postback": "ButtonTemplate_FAQ"},
+                ],
+            }
+        },
+        {
+            "content": {
+                "type": "text",
+                "text": "hello",
+                "i18nTexts": [
+                    {"language": "ja_JP", "text": "こんにちは"},
+                    {"language": "ko_KR", "text": "안녕하세요"},
+                ],
+            }
+        },
     ]
     for body in examples:
         response = api.send(body)
         assert response.status_code == 201, response.text
     assert [m["content"] for m in lineworks_sandbox.control.bot_messages(lineworks_sandbox.creds.bot_id)] == [
-        e["content"] for e in examples]
+        e["content"] for e in examples
+    ]
 
 
-@pytest.mark.parametrize("body", [
-    pytest.param({"content": {"type": "text", "text": "a" * 2000}}, id="text_2000"),
-    pytest.param({"content": {"type": "button_template", "contentText": "x", "actions": [uri()] * 10}},
-                 id="button_10_actions"),
-    pytest.param({"content": {"type": "text", "text": "q", "quickReply": {"items": [
-        {"action": {"type": "message", "label": "l", "text": "t"}}] * 13}}}, id="quick_reply_13"),
-    pytest.param({"content": {"type": "carousel", "columns": [
-        {"title": "t", "text": "x", "actions": [{"type": "postback", "label": "p", "data": "d" * 300}]}] * 10}},
-        id="carousel_10_postback_300"),
-    pytest.param({"content": {"type": "list_template", "elements": [
-        {"title": "t", "action": {"type": "message", "label": "m", "postback": "pb"}}],
-        "actions": [[uri("a"), uri("b")], [uri("c")]]}}, id="list_message_action"),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"content": {"type": "text", "text": "a" * 2000}}, id="text_2000"),
+        pytest.param(
+            {"content": {"type": "button_template", "contentText": "x", "actions": [uri()] * 10}},
+            id="button_10_actions",
+        ),
+        pytest.param(
+            {
+                "content": {
+                    "type": "text",
+                    "text": "q",
+                    "quickReply": {
+                        "items": [{"action": {"type": "message", "label": "l", "text": "t"}}] * 13
+                    },
+                }
+            },
+            id="quick_reply_13",
+        ),
+        pytest.param(
+            {
+                "content": {
+                    "type": "carousel",
+                    "columns": [
+                        {
+                            "title": "t",
+                            "text": "x",
+                            "actions": [{"type": "postback", "label": "p", "data": "d" * 300}],
+                        }
+                    ]
+                    * 10,
+                }
+            },
+            id="carousel_10_postback_300",
+        ),
+        pytest.param(
+            {
+                "content": {
+                    "type": "list_template",
+                    "elements": [
+                        {"title": "t", "action": {"type": "message", "label": "m", "postback": "pb"}}
+                    ],
+                    "actions": [[uri("a"), uri("b")], [uri("c")]],
+                }
+            },
+            id="list_message_action",
+        ),
+    ],
+)
 def test_should_accept_content_at_the_documented_limits(api, bot_target, body):
     response = api.send(body)
     assert response.status_code == 201, response.text
 
 
-@pytest.mark.parametrize("body", [
-    pytest.param({"content": {"type": "text", "text": "a" * 2001}}, id="text_over_2000"),
-    pytest.param({"content": {"type": "button_template", "contentText": "x", "actions": [uri()] * 11}},
-                 id="button_11_actions"),
-    pytest.param({"content": {"type": "button_template", "contentText": "x", "actions": [
-        {"type": "postback", "label": "buy", "data": "action=buy"}]}}, id="postback_in_button_template"),
-    pytest.param({"content": {"type": "list_template", "elements": [
-        {"title": "t", "action": {"type": "postback", "label": "buy", "data": "action=buy"}}]}},
-        id="postback_in_list_template_element"),
-    pytest.param({"content": {"type": "list_template", "elements": [{"title": "t"}], "actions": [[
-        {"type": "postback", "label": "buy", "data": "action=buy"}]]}}, id="postback_in_list_template_actions"),
-    pytest.param({"content": {"type": "carousel", "columns": [
-        {"title": "t", "text": "x", "actions": [uri()]}] * 11}}, id="carousel_11_columns"),
-    pytest.param({"content": {"type": "carousel", "columns": [
-        {"title": "t", "text": "x", "actions": [{"type": "postback", "label": "p", "data": "d" * 301}]}]}},
-        id="postback_data_over_300"),
-    pytest.param({"content": {"type": "text", "text": "q", "quickReply": {"items": [
-        {"action": {"type": "message", "label": "l", "text": "t"}}] * 14}}}, id="quick_reply_14_items"),
-    pytest.param({"content": {"type": "text", "text": "hi"}, "notify": True}, id="undefined_top_level_property"),
-    pytest.param({"content": {"type": "hologram", "text": "hi"}}, id="unknown_content_type"),
-    pytest.param({"message": {"type": "text", "text": "hi"}}, id="missing_content"),
-    pytest.param({"content": {"type": "image"}}, id="image_without_urls"),
-    pytest.param({"content": {"type": "text", "text": "x", "quickReply": []}}, id="quick_reply_not_an_object"),
-    pytest.param({"content": {"type": ["text"], "text": "x"}}, id="type_not_a_string"),
-    pytest.param({"content": {"type": "list_template", "elements": ["x"]}}, id="element_not_an_object"),
-    pytest.param({"content": {"type": "text", "text": "x", "i18nTexts": ["x"]}}, id="i18n_text_not_an_object"),
-    pytest.param([{"content": {"type": "text", "text": "x"}}], id="body_not_an_object"),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"content": {"type": "text", "text": "a" * 2001}}, id="text_over_2000"),
+        pytest.param(
+            {"content": {"type": "button_template", "contentText": "x", "actions": [uri()] * 11}},
+            id="button_11_actions",
+        ),
+        pytest.param(
+            {
+                "content": {
+                    "type": "button_template",
+                    "contentText": "x",
+                    "actions": [{"type": "postback", "label": "buy", "data": "action=buy"}],
+                }
+            },
+            id="postback_in_button_template",
+        ),
+        pytest.param(
+            {
+                "content": {
+                    "type": "list_template",
+                    "elements": [
+                        {"title": "t", "action": {"type": "postback", "label": "buy", "data": "action=buy"}}
+                    ],
+                }
+            },
+            id="postback_in_list_template_element",
+        ),
+        pytest.param(
+            {
+                "content": {
+                    "type": "list_template",
+                    "elements": [{"title": "t"}],
+                    "actions": [[{"type": "postback", "label": "buy", "data": "action=buy"}]],
+                }
+            },
+            id="postback_in_list_template_actions",
+        ),
+        pytest.param(
+            {
+                "content": {
+                    "type": "carousel",
+                    "columns": [{"title": "t", "text": "x", "actions": [uri()]}] * 11,
+                }
+            },
+            id="carousel_11_columns",
+        ),
+        pytest.param(
+            {
+                "content": {
+                    "type": "carousel",
+                    "columns": [
+                        {
+                            "title": "t",
+                            "text": "x",
+                            "actions": [{"type": "postback", "label": "p", "data": "d" * 301}],
+                        }
+                    ],
+                }
+            },
+            id="postback_data_over_300",
+        ),
+        pytest.param(
+            {
+                "content": {
+                    "type": "text",
+                    "text": "q",
+                    "quickReply": {
+                        "items": [{"action": {"type": "message", "label": "l", "text": "t"}}] * 14
+                    },
+                }
+            },
+            id="quick_reply_14_items",
+        ),
+        pytest.param(
+            {"content": {"type": "text", "text": "hi"}, "notify": True}, id="undefined_top_level_property"
+        ),
+        pytest.param({"content": {"type": "hologram", "text": "hi"}}, id="unknown_content_type"),
+        pytest.param({"message": {"type": "text", "text": "hi"}}, id="missing_content"),
+        pytest.param({"content": {"type": "image"}}, id="image_without_urls"),
+        pytest.param(
+            {"content": {"type": "text", "text": "x", "quickReply": []}}, id="quick_reply_not_an_object"
+        ),
+        pytest.param({"content": {"type": ["text"], "text": "x"}}, id="type_not_a_string"),
+        pytest.param({"content": {"type": "list_template", "elements": ["x"]}}, id="element_not_an_object"),
+        pytest.param(
+            {"content": {"type": "text", "text": "x", "i18nTexts": ["x"]}}, id="i18n_text_not_an_object"
+        ),
+        pytest.param([{"content": {"type": "text", "text": "x"}}], id="body_not_an_object"),
+    ],
+)
 def test_should_reject_invalid_bot_content_with_invalid_parameter(lineworks_sandbox, api, bot_target, body):
     response = api.send(body)
 
@@ -783,9 +1010,14 @@ def test_should_reject_invalid_bot_content_with_invalid_parameter(lineworks_sand
     assert lineworks_sandbox.control.bot_messages(lineworks_sandbox.creds.bot_id) == []
 
 
-def test_should_accept_a_message_action_with_postback_inside_a_button_template(lineworks_sandbox, api, bot_target):
-    content = {"type": "button_template", "contentText": "What do you want?", "actions": [
-        {"type": "message", "label": "Buy", "text": "Buy", "postback": "action=buy"}]}
+def test_should_accept_a_message_action_with_postback_inside_a_button_template(
+    lineworks_sandbox, api, bot_target
+):
+    content = {
+        "type": "button_template",
+        "contentText": "What do you want?",
+        "actions": [{"type": "message", "label": "Buy", "text": "Buy", "postback": "action=buy"}],
+    }
 
     response = api.send({"content": content})
 
@@ -835,8 +1067,9 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     @property
@@ -860,8 +1093,11 @@ CALLBACK_BOT_SECRET = "callback-bot-secret-Zq9"
 
 
 def register_callback_bot(sandbox, url: str) -> None:
-    created = sandbox.control.call("POST", "/bots", {"botId": CALLBACK_BOT_ID, "secret": CALLBACK_BOT_SECRET,
-                                                     "callbackUrl": url, "name": "CallbackBot"})
+    created = sandbox.control.call(
+        "POST",
+        "/bots",
+        {"botId": CALLBACK_BOT_ID, "secret": CALLBACK_BOT_SECRET, "callbackUrl": url, "name": "CallbackBot"},
+    )
     assert created == {"botId": str(CALLBACK_BOT_ID)}
 
 
@@ -913,9 +1149,10 @@ def test_should_deliver_signed_message_postback_and_join_callbacks(lineworks_san
 
 
 def test_should_sign_the_raw_body_with_hmac_sha256_of_the_bot_secret():
-    body = ('{"type":"message","source":{"userId":"c72af563-0f21-4736-11e4-045237113344","channelId":"12345",'
-            '"domainId":40029600},"issuedTime":"2022-01-04T05:16:05.716Z","content":{"type":"text","text":"hello"}}'
-            ).encode()
+    body = (
+        '{"type":"message","source":{"userId":"c72af563-0f21-4736-11e4-045237113344","channelId":"12345",'
+        '"domainId":40029600},"issuedTime":"2022-01-04T05:16:05.716Z","content":{"type":"text","text":"hello"}}'
+    ).encode()
     secret = "bot-secret-abc123"
 
     signature = callbacks.sign(body, secret)
@@ -930,8 +1167,9 @@ def test_should_not_retry_a_callback_the_bot_server_refused(lineworks_sandbox):
     try:
         register_callback_bot(lineworks_sandbox, failing.url)
 
-        result = lineworks_sandbox.control.send_callback(CALLBACK_BOT_ID, {"type": "postback",
-                                                                           "userId": "u1", "data": "x"})
+        result = lineworks_sandbox.control.send_callback(
+            CALLBACK_BOT_ID, {"type": "postback", "userId": "u1", "data": "x"}
+        )
         time.sleep(0.3)
 
         assert result["delivered"] is False and result["status"] == 500
@@ -944,8 +1182,10 @@ def test_should_not_retry_a_callback_the_bot_server_refused(lineworks_sandbox):
 def test_should_reject_a_callback_for_an_unknown_event_type(lineworks_sandbox, receiver):
     register_callback_bot(lineworks_sandbox, receiver.url)
     response = lineworks_sandbox.control.session.post(
-        f"{lineworks_sandbox.url}/_sandbox/bots/{CALLBACK_BOT_ID}/callbacks", json={"type": "poke"},
-        timeout=TIMEOUT)
+        f"{lineworks_sandbox.url}/_sandbox/bots/{CALLBACK_BOT_ID}/callbacks",
+        json={"type": "poke"},
+        timeout=TIMEOUT,
+    )
     assert_error(response, 400, "INVALID_PARAMETER")
     assert receiver.received == []
 
@@ -971,15 +1211,22 @@ LOG_MESSAGES = [
 @pytest.fixture
 def talk_logs(lineworks_sandbox) -> None:
     lineworks_sandbox.control.configure(rate_limits=HIGH_RATE_LIMITS)
-    ids = {"m": "m:" + MEMBER["userId"], "f": "f:" + friend_item(1)["contact"]["contactId"],
-           "b": f"b:{lineworks_sandbox.creds.bot_id}"}
-    lineworks_sandbox.seed({
-        "users": [MEMBER],
-        "contacts": [{**friend_item(1, name=FRIEND_CELL)}],
-        "rooms": [{"channelId": "room-1", "kind": "single"}],
-        "messages": [{"time": t, "channelId": "room-1", "sender": ids[s], "recipients": [ids[r]], "text": text}
-                     for t, s, r, text in LOG_MESSAGES],
-    })
+    ids = {
+        "m": "m:" + MEMBER["userId"],
+        "f": "f:" + friend_item(1)["contact"]["contactId"],
+        "b": f"b:{lineworks_sandbox.creds.bot_id}",
+    }
+    lineworks_sandbox.seed(
+        {
+            "users": [MEMBER],
+            "contacts": [{**friend_item(1, name=FRIEND_CELL)}],
+            "rooms": [{"channelId": "room-1", "kind": "single"}],
+            "messages": [
+                {"time": t, "channelId": "room-1", "sender": ids[s], "recipients": [ids[r]], "text": text}
+                for t, s, r, text in LOG_MESSAGES
+            ],
+        }
+    )
 
 
 def test_should_redirect_downloads_to_the_other_host_without_rate_headers(api, talk_logs):
@@ -1039,25 +1286,36 @@ def test_should_filter_bot_messages(api, talk_logs):
 
 
 def test_should_reject_a_download_window_over_31_days(api, talk_logs):
-    over = api.get(MONITORING, params={"startTime": "2025-05-01T00:00:00+09:00",
-                                       "endTime": "2025-06-01T00:00:01+09:00"})
+    over = api.get(
+        MONITORING, params={"startTime": "2025-05-01T00:00:00+09:00", "endTime": "2025-06-01T00:00:01+09:00"}
+    )
     assert_error(over, 400, "OUT_OF_RANGE")
 
-    exactly = api.get(MONITORING, params={"startTime": "2025-05-01T00:00:00+09:00",
-                                          "endTime": "2025-06-01T00:00:00+09:00"})
+    exactly = api.get(
+        MONITORING, params={"startTime": "2025-05-01T00:00:00+09:00", "endTime": "2025-06-01T00:00:00+09:00"}
+    )
     assert exactly.status_code == 302
     assert api.fetch(exactly.headers["Location"]).status_code == 200
 
 
-@pytest.mark.parametrize("params, code", [
-    ({"startTime": "2025-05-30T00:00:00+09:00"}, "MISSING_PARAMETER"),
-    ({"startTime": "2025-05-30 00:00:00", "endTime": "2025-05-31T00:00:00+09:00"}, "INVALID_PARAMETER"),
-    ({**download_params(), "language": "fr_FR"}, "INVALID_PARAMETER"),
-    ({**download_params(), "botMessageFilterType": "some"}, "INVALID_PARAMETER"),
-    ({"startTime": "2025-05-31T00:00:00+09:00", "endTime": "2025-05-30T00:00:00+09:00"}, "INVALID_PARAMETER"),
-    ({"startTime": "2025-13-30T00:00:00+09:00", "endTime": "2025-05-31T00:00:00+09:00"}, "INVALID_PARAMETER"),
-    ({**download_params(), "domainId": "abc"}, "INVALID_PARAMETER"),
-])
+@pytest.mark.parametrize(
+    "params, code",
+    [
+        ({"startTime": "2025-05-30T00:00:00+09:00"}, "MISSING_PARAMETER"),
+        ({"startTime": "2025-05-30 00:00:00", "endTime": "2025-05-31T00:00:00+09:00"}, "INVALID_PARAMETER"),
+        ({**download_params(), "language": "fr_FR"}, "INVALID_PARAMETER"),
+        ({**download_params(), "botMessageFilterType": "some"}, "INVALID_PARAMETER"),
+        (
+            {"startTime": "2025-05-31T00:00:00+09:00", "endTime": "2025-05-30T00:00:00+09:00"},
+            "INVALID_PARAMETER",
+        ),
+        (
+            {"startTime": "2025-13-30T00:00:00+09:00", "endTime": "2025-05-31T00:00:00+09:00"},
+            "INVALID_PARAMETER",
+        ),
+        ({**download_params(), "domainId": "abc"}, "INVALID_PARAMETER"),
+    ],
+)
 def test_should_validate_download_parameters(api, talk_logs, params, code):
     assert_error(api.get(MONITORING, params=params), 400, code)
 
@@ -1082,8 +1340,12 @@ def test_should_reject_a_concurrent_download_until_the_first_file_is_fetched(api
 
 def test_should_answer_403_for_another_domain(api, talk_logs):
     assert_error(api.get(MONITORING, params=download_params(domainId="20000002")), 403, "FORBIDDEN")
-    assert api.fetch(api.get(MONITORING, params=download_params(domainId=str(DOMAIN_ID)))
-                     .headers["Location"]).status_code == 200
+    assert (
+        api.fetch(
+            api.get(MONITORING, params=download_params(domainId=str(DOMAIN_ID))).headers["Location"]
+        ).status_code
+        == 200
+    )
 
 
 def test_should_free_the_download_slot_when_the_file_request_fails(lineworks_sandbox, api, talk_logs):
@@ -1245,8 +1507,10 @@ def test_should_list_queued_faults_and_clear_them(lineworks_sandbox, api):
     lineworks_sandbox.control.fault("bot", "503")
 
     faults = lineworks_sandbox.control.call("GET", "/faults")
-    assert faults["queued"] == [{"target": "contacts", "kind": "500", "remaining": 3},
-                                {"target": "bot", "kind": "503", "remaining": 1}]
+    assert faults["queued"] == [
+        {"target": "contacts", "kind": "500", "remaining": 3},
+        {"target": "bot", "kind": "503", "remaining": 1},
+    ]
     assert_error(api.get("/v1.0/contacts"), 500, "INTERNAL_SERVER_ERROR")
     assert lineworks_sandbox.control.call("GET", "/faults")["queued"][0]["remaining"] == 2
 
@@ -1257,8 +1521,9 @@ def test_should_list_queued_faults_and_clear_them(lineworks_sandbox, api):
 
 
 def test_should_reject_an_unknown_fault_kind(lineworks_sandbox):
-    response = lineworks_sandbox.control.session.post(f"{lineworks_sandbox.url}/_sandbox/faults",
-                                                      json={"target": "users", "kind": "418"}, timeout=TIMEOUT)
+    response = lineworks_sandbox.control.session.post(
+        f"{lineworks_sandbox.url}/_sandbox/faults", json={"target": "users", "kind": "418"}, timeout=TIMEOUT
+    )
     assert_error(response, 400, "INVALID_PARAMETER")
 
 
@@ -1267,13 +1532,16 @@ def test_should_reject_an_unknown_fault_kind(lineworks_sandbox):
 # ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/v1.0/boards"),
-    ("POST", "/v1.0/users"),
-    ("DELETE", f"/v1.0/users/{DOC_USER['userId']}"),
-    ("GET", "/v1.0/bots/2000001/channels/channel123/members"),
-    ("POST", "/oauth2/v2.0/revoke"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/v1.0/boards"),
+        ("POST", "/v1.0/users"),
+        ("DELETE", f"/v1.0/users/{DOC_USER['userId']}"),
+        ("GET", "/v1.0/bots/2000001/channels/channel123/members"),
+        ("POST", "/oauth2/v2.0/revoke"),
+    ],
+)
 def test_should_answer_501_for_unknown_endpoints(api, method, path):
     response = api.request(method, path, json={} if method == "POST" else None)
 
@@ -1308,8 +1576,9 @@ def test_should_round_trip_the_documented_user_json(lineworks_sandbox, api):
 
 
 def test_should_round_trip_the_documented_contact_example(lineworks_sandbox, api):
-    lineworks_sandbox.seed({"contacts": [{"contact": DOC_CONTACT, "createdTime": "2025-05-01T00:00:00Z"},
-                                         customer_item(1)]})
+    lineworks_sandbox.seed(
+        {"contacts": [{"contact": DOC_CONTACT, "createdTime": "2025-05-01T00:00:00Z"}, customer_item(1)]}
+    )
 
     response = api.get("/v1.0/contacts", params={"searchFilterType": "LINKED_EXTERNAL_USER"})
 
@@ -1320,16 +1589,28 @@ def test_should_round_trip_the_documented_contact_example(lineworks_sandbox, api
 def test_should_reproduce_the_documented_monitoring_csv(lineworks_sandbox, api):
     lineworks_sandbox.control.configure(csv_member_format="{email}")
     user = make_user(7, email="user@example.com")
-    lineworks_sandbox.seed({
-        "users": [user],
-        "bots": [{"botId": 3000001, "secret": "s", "name": "test"}],
-        "messages": [
-            {"time": "2025-05-30T18:24:53+09:00", "channelId": "channel123", "sender": "b:3000001",
-             "recipients": ["m:" + user["userId"]], "text": "Hello World"},
-            {"time": "2025-05-30T18:25:00+09:00", "channelId": "channel123", "sender": "m:" + user["userId"],
-             "recipients": ["b:3000001"], "text": "Line 1\nLine 2"},
-        ],
-    })
+    lineworks_sandbox.seed(
+        {
+            "users": [user],
+            "bots": [{"botId": 3000001, "secret": "s", "name": "test"}],
+            "messages": [
+                {
+                    "time": "2025-05-30T18:24:53+09:00",
+                    "channelId": "channel123",
+                    "sender": "b:3000001",
+                    "recipients": ["m:" + user["userId"]],
+                    "text": "Hello World",
+                },
+                {
+                    "time": "2025-05-30T18:25:00+09:00",
+                    "channelId": "channel123",
+                    "sender": "m:" + user["userId"],
+                    "recipients": ["b:3000001"],
+                    "text": "Line 1\nLine 2",
+                },
+            ],
+        }
+    )
 
     response = download(api, language="ja_JP")
 
