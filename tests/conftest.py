@@ -97,3 +97,12 @@ def lineworks_conn(lineworks_sandbox: LineWorksSandbox, monkeypatch: pytest.Monk
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Report the DAG folder's parse time (measured by tests/dags/test_dag_integrity.py)."""
+    from tests.dags.test_dag_integrity import PARSE_REPORT
+
+    report = config.stash.get(PARSE_REPORT, None)
+    if report:
+        terminalreporter.write_line(f"DAG integrity: {report}")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+PARSE_REPORT = pytest.StashKey[str]()
 ALLOWED_TAGS = {"lineworks", "salesforce", "talk-logs", "friends", "links", "history", "bot"}
 
 
@@ -20,7 +21,7 @@ def _forbidden(what: str):
 
 
 @pytest.fixture(scope="module")
-def dagbag():
+def dagbag(pytestconfig):
     from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk import BaseHook, Variable
 
@@ -34,7 +35,7 @@ def dagbag():
         elapsed = time.perf_counter() - started
     finally:
         patch.undo()
-    print(f"\nparsed {len(bag.dags)} DAG(s) from {DAGS_FOLDER} in {elapsed:.2f}s")
+    pytestconfig.stash[PARSE_REPORT] = f"parsed {len(bag.dags)} DAG(s) from dags/ in {elapsed:.2f}s"
     return bag
 
 
