@@ -69,7 +69,53 @@ class SandboxCredentials:
         }
 
 
-def generate_credentials(scopes: list[str] | None = None) -> SandboxCredentials:
+@dataclass(frozen=True)
+class SalesforceSandboxCredentials:
+    """A connected app (consumer key/secret + certificate key pair) and its integration user."""
+
+    consumer_key: str
+    consumer_secret: str
+    private_key: str
+    public_key: str
+    username: str
+
+    def app_spec(self) -> dict:
+        return {
+            "clientId": self.consumer_key,
+            "clientSecret": self.consumer_secret,
+            "publicKey": self.public_key,
+        }
+
+    def user_record(self) -> dict:
+        return {
+            "Username": self.username,
+            "Email": "integration@sandbox.example.com",
+            "FirstName": "LINE WORKS",
+            "LastName": "連携ユーザー",
+            "IsActive": True,
+        }
+
+    def seed_spec(self) -> dict:
+        """The control-API seed that registers the app and its run-as user."""
+        return {"apps": [self.app_spec()], "records": {"User": [self.user_record()]}}
+
+    def connection(self, base_url: str, ca_bundle: str, **extra: object) -> dict:
+        """An Airflow ``salesforce`` connection (JSON form) using the JWT bearer flow against the sandbox."""
+        return {
+            "conn_type": "salesforce",
+            "login": self.username,
+            "extra": {
+                "login_url": base_url,
+                "consumer_key": self.consumer_key,
+                "private_key": self.private_key,
+                "ca_bundle": ca_bundle,
+                "version": "62.0",
+                **extra,
+            },
+        }
+
+
+def _key_pair() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -79,6 +125,22 @@ def generate_credentials(scopes: list[str] | None = None) -> SandboxCredentials:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+    return private_pem, public_pem
+
+
+def generate_salesforce_credentials() -> SalesforceSandboxCredentials:
+    private_pem, public_pem = _key_pair()
+    return SalesforceSandboxCredentials(
+        consumer_key="3MVG9" + secrets.token_urlsafe(24),
+        consumer_secret=secrets.token_hex(32),
+        private_key=private_pem,
+        public_key=public_pem,
+        username="lineworks.integration@sandbox.example.com",
+    )
+
+
+def generate_credentials(scopes: list[str] | None = None) -> SandboxCredentials:
+    private_pem, public_pem = _key_pair()
     return SandboxCredentials(
         client_id="Zbs" + secrets.token_hex(8),
         client_secret=secrets.token_urlsafe(18),
@@ -92,11 +154,25 @@ def generate_credentials(scopes: list[str] | None = None) -> SandboxCredentials:
 
 
 def ensure_credentials(state_dir: str | os.PathLike[str]) -> SandboxCredentials:
-    """Load the credentials of ``state_dir``, generating them on first use."""
-    path = Path(state_dir) / "credentials" / "lineworks.json"
+    """Load the LINE WORKS credentials of ``state_dir``, generating them on first use."""
+    return _ensure(
+        Path(state_dir) / "credentials" / "lineworks.json", SandboxCredentials, generate_credentials
+    )
+
+
+def ensure_salesforce_credentials(state_dir: str | os.PathLike[str]) -> SalesforceSandboxCredentials:
+    """Load the Salesforce credentials of ``state_dir``, generating them on first use."""
+    return _ensure(
+        Path(state_dir) / "credentials" / "salesforce.json",
+        SalesforceSandboxCredentials,
+        generate_salesforce_credentials,
+    )
+
+
+def _ensure(path: Path, cls, generate):
     if path.exists():
-        return SandboxCredentials(**json.loads(path.read_text()))
-    creds = generate_credentials()
+        return cls(**json.loads(path.read_text()))
+    creds = generate()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

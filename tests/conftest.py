@@ -15,7 +15,12 @@ from hooks import lineworks as lineworks_hook
 from sandbox.common.server import ThreadedServer
 from sandbox.common.tls import TLSFiles, ensure_tls
 from sandbox.control_client import SandboxControl
-from sandbox.credentials import SandboxCredentials, generate_credentials
+from sandbox.credentials import (
+    SalesforceSandboxCredentials,
+    SandboxCredentials,
+    generate_credentials,
+    generate_salesforce_credentials,
+)
 from sandbox.lineworks.routes import build_app, create_state
 from sandbox.lineworks.state import LineWorksState
 
@@ -88,6 +93,86 @@ def lineworks_conn(lineworks_sandbox: LineWorksSandbox, monkeypatch: pytest.Monk
         conn = lineworks_sandbox.connection(**extra)
         monkeypatch.setenv("AIRFLOW_CONN_LINEWORKS_DEFAULT", json.dumps(conn))
         lineworks_hook.clear_token_cache()
+        return conn
+
+    set_conn()
+    return set_conn
+
+
+@pytest.fixture(scope="session")
+def salesforce_credentials() -> SalesforceSandboxCredentials:
+    return generate_salesforce_credentials()
+
+
+@pytest.fixture(scope="session")
+def _salesforce_server(tmp_path_factory: pytest.TempPathFactory, sandbox_tls: TLSFiles):
+    from sandbox.salesforce.routes import build_app as build_salesforce_app
+    from sandbox.salesforce.routes import create_state as create_salesforce_state
+
+    state = create_salesforce_state(tmp_path_factory.mktemp("salesforce-state"))
+    server = ThreadedServer(build_salesforce_app(state), sandbox_tls).start()
+    yield server, state
+    server.stop()
+
+
+class SalesforceSandbox:
+    """A reset Salesforce sandbox org with a connected app and its integration user."""
+
+    def __init__(
+        self, server: ThreadedServer, state, tls: TLSFiles, creds: SalesforceSandboxCredentials
+    ) -> None:
+        self.url = server.url
+        self.state = state
+        self.ca_bundle = str(tls.ca_cert)
+        self.creds = creds
+        self.control = SandboxControl(self.url, self.ca_bundle)
+
+    def connection(self, **extra) -> dict:
+        return self.creds.connection(self.url, self.ca_bundle, **extra)
+
+    def calls(self) -> dict[str, int]:
+        return self.control.stats()["calls"]
+
+    def simple_salesforce(self):
+        """A plain simple-salesforce client on a password-flow session (independent of our hook)."""
+        from simple_salesforce import Salesforce
+
+        from hooks.tls import make_session
+
+        session = make_session(self.ca_bundle)
+        token = session.post(
+            f"{self.url}/services/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.creds.consumer_key,
+                "client_secret": self.creds.consumer_secret,
+            },
+            timeout=30,
+        ).json()
+        return Salesforce(
+            session_id=token["access_token"],
+            instance_url=token["instance_url"],
+            session=session,
+            version="62.0",
+        )
+
+
+@pytest.fixture
+def salesforce_sandbox(_salesforce_server, sandbox_tls, salesforce_credentials) -> SalesforceSandbox:
+    server, state = _salesforce_server
+    sandbox = SalesforceSandbox(server, state, sandbox_tls, salesforce_credentials)
+    sandbox.control.reset()
+    sandbox.control.seed(salesforce_credentials.seed_spec())
+    return sandbox
+
+
+@pytest.fixture
+def salesforce_conn(salesforce_sandbox: SalesforceSandbox, monkeypatch: pytest.MonkeyPatch):
+    """Point ``salesforce_default`` at the sandbox; returns a setter to change extras."""
+
+    def set_conn(**extra) -> dict:
+        conn = salesforce_sandbox.connection(**extra)
+        monkeypatch.setenv("AIRFLOW_CONN_SALESFORCE_DEFAULT", json.dumps(conn))
         return conn
 
     set_conn()

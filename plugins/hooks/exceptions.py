@@ -45,3 +45,34 @@ class LineWorksPagingError(LineWorksApiError):
 
 class LineWorksLimitExceeded(LineWorksApiError):
     """A listing reached a documented cap (e.g. 50,000 contacts per operation) and may be truncated."""
+
+
+class SalesforceApiError(AirflowException):
+    """A Salesforce API request failed; ``status``, ``error_code`` and ``message`` come from the answer."""
+
+    retryable = False
+
+    def __init__(self, status: int | None, error_code: str, message: str, *, endpoint: str = "") -> None:
+        self.status, self.error_code, self.message, self.endpoint = status, error_code, message, endpoint
+        where = f"{endpoint}: " if endpoint else ""
+        super().__init__(
+            f"{where}HTTP {status} {error_code}: {message}" if status else f"{where}{error_code}: {message}"
+        )
+
+
+class SalesforceAuthError(SalesforceApiError):
+    """The org's token endpoint refused the credentials, or the connection lacks some."""
+
+
+class SalesforceTransientError(SalesforceApiError):
+    """503, 5xx or connection resets persisted through the hook's retries; Airflow retries next."""
+
+    retryable = True
+
+
+class SalesforceApiLimitExceeded(SalesforceApiError):
+    """403 ``REQUEST_LIMIT_EXCEEDED``: the org's daily API limit is exhausted; retry after it recovers."""
+
+
+class SalesforceBudgetExceeded(SalesforceApiError):
+    """The run stopped before using more than its configured share of the org's remaining daily API calls."""

@@ -1,0 +1,102 @@
+"""Bind-safe SOQL building: user-typed values become literals, never query text.
+
+SOQL has no server-side bind variables in the REST API, so every value is rendered through
+:func:`literal`, which escapes what SOQL string literals treat specially (``\\``, ``'``, ``"`` and
+control characters), and :class:`Like` additionally escapes the ``%`` and ``_`` wildcards so a
+user's text matches itself. Identifiers (object and field names) are never taken from user input
+unchecked: :func:`identifier` accepts only API-name syntax.
+
+.. code-block:: python
+
+    soql("SELECT Id, Name FROM Lead WHERE Email = {email} AND LastName LIKE {name} LIMIT {n}",
+         email=user_email, name=Like(typed_name, mode="prefix"), n=7)
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Literal
+
+_ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
+
+
+def escape(text: str) -> str:
+    """Escape ``text`` for use inside a single-quoted SOQL string literal."""
+    return "".join(_ESCAPES.get(c, c) for c in text)
+
+
+@dataclass(frozen=True)
+class Like:
+    """A LIKE pattern from user text: its ``%``/``_`` are literal; wildcards only where ``mode`` says."""
+
+    text: str
+    mode: Literal["exact", "prefix", "suffix", "contains"] = "contains"
+
+    def render(self) -> str:
+        body = escape(self.text).replace("%", "\\%").replace("_", "\\_")
+        before = "%" if self.mode in ("suffix", "contains") else ""
+        after = "%" if self.mode in ("prefix", "contains") else ""
+        return f"'{before}{body}{after}'"
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """An object or field name checked against API-name syntax (``Name``, ``Folder__r.Name``)."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not _IDENTIFIER.match(self.name):
+            raise ValueError(f"not a Salesforce API name: {self.name!r}")
+
+
+def identifier(name: str) -> Identifier:
+    return Identifier(name)
+
+
+def literal(value: Any) -> str:
+    """Render a Python value as a SOQL literal."""
+    if isinstance(value, Like):
+        return value.render()
+    if isinstance(value, Identifier):
+        return value.name
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("SOQL has no literal for NaN or infinity")
+        return repr(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("datetime literals need a timezone")
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return f"'{escape(value)}'"
+    if isinstance(value, Iterable):
+        items = [literal(v) for v in value]
+        if not items:
+            raise ValueError("an IN list needs at least one value")
+        return "(" + ", ".join(items) + ")"
+    raise TypeError(f"no SOQL literal for {type(value).__name__}")
+
+
+def soql(template: str, **params: Any) -> str:
+    """Fill ``{name}`` placeholders of ``template`` with literals of ``params`` (no format specs)."""
+    out = []
+    for text, name, spec, conversion in string.Formatter().parse(template):
+        out.append(text)
+        if name is None:
+            continue
+        if spec or conversion or name not in params:
+            raise ValueError(f"bad placeholder {{{name}}} in SOQL template")
+        out.append(literal(params[name]))
+    return "".join(out)

@@ -1,0 +1,427 @@
+"""The Salesforce REST wire protocol: parse a request, call the state, shape the answer (no rules here)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from sandbox.common.server import reset_connection
+from sandbox.salesforce.errors import (
+    InvalidSession,
+    JsonParserError,
+    NotImplementedBySandbox,
+    OAuthError,
+    RecordError,
+    RequestLimitExceeded,
+    SalesforceError,
+    ServerUnavailable,
+)
+from sandbox.salesforce.state import API_VERSIONS, COLLECTION_MAX, SalesforceState
+
+Handler = Callable[..., Awaitable[Response]]
+
+
+class _Reset(Exception):
+    """The fault plan asked for a connection reset."""
+
+
+def error_response(exc: SalesforceError | OAuthError, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The single place where errors become HTTP answers."""
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers or {})
+
+
+class Call:
+    """What a handler gets: the request, the parsed path parameters, the running user, the state."""
+
+    def __init__(self, request: Request, params: dict[str, str], user_id: str | None, body: bytes) -> None:
+        self.request, self.params, self.user_id, self._body = request, params, user_id, body
+
+    @property
+    def version(self) -> str:
+        return self.params.get("version", API_VERSIONS[-1])
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self._body or b"null")
+        except ValueError:
+            raise JsonParserError("Unexpected character: the request body is not valid JSON") from None
+
+    @property
+    def body(self) -> bytes:
+        return self._body
+
+
+class SalesforceProtocol:
+    """Handlers of the REST surface; :mod:`sandbox.salesforce.routes` maps URLs to them."""
+
+    def __init__(self, state: SalesforceState) -> None:
+        self.state = state
+
+    # --- the pipeline every data API call goes through -------------------------------------------
+    async def data_call(
+        self,
+        request: Request,
+        endpoint: str,
+        handler: Callable[[Call], Response],
+        params: dict[str, str],
+        *,
+        session_header: str = "authorization",
+    ) -> Response:
+        state = self.state
+        headers: dict[str, str] = {}
+        try:
+            version = params.get("version")
+            if version is not None and version not in API_VERSIONS:
+                raise SalesforceError(
+                    f"API version {version} is not supported by the sandbox ({', '.join(API_VERSIONS)})",
+                    error_code="NOT_FOUND",
+                    status=404,
+                )
+            self._inject(endpoint)
+            auth = request.headers.get(session_header)
+            if session_header != "authorization" and auth:
+                auth = "Bearer " + auth
+            user_id = state.authenticate(auth)
+            if state.faults.take(endpoint, frozenset({"expire_session"})):
+                state.expire_session(auth)
+                raise InvalidSession()
+            state.count_api_call(endpoint)
+            used, total = state.api_usage()
+            headers["Sforce-Limit-Info"] = f"api-usage={used}/{total}"
+            body = await request.body()
+            response = handler(Call(request, params, user_id, body))
+            response.headers.update(headers)
+            return response
+        except _Reset:
+            return await _reset(request)
+        except RecordError as exc:
+            return error_response(exc.as_request_error(), headers)
+        except (SalesforceError, OAuthError) as exc:
+            return error_response(exc, headers)
+
+    def _inject(self, endpoint: str) -> None:
+        fault = self.state.faults.take(endpoint, frozenset({"500", "503", "reset", "request_limit"}))
+        if fault is None:
+            return
+        self.state.calls[endpoint + "!fault"] += 1
+        if fault == "reset":
+            raise _Reset()
+        if fault == "503":
+            raise ServerUnavailable("Server temporarily unavailable (injected fault)")
+        if fault == "500":
+            raise SalesforceError(
+                "An unexpected error occurred (injected fault)", error_code="UNKNOWN_EXCEPTION", status=500
+            )
+        raise RequestLimitExceeded()
+
+    # --- OAuth ----------------------------------------------------------------------------------
+    async def token(self, request: Request, params: dict[str, str]) -> Response:
+        try:
+            self._inject("oauth.token")
+            form = dict(
+                parse_qsl((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True)
+            )
+            base = f"https://{urlsplit(str(request.url)).netloc}"
+            return JSONResponse(self.state.issue_token(form, instance_url=base, login_url=base))
+        except _Reset:
+            return await _reset(request)
+        except (SalesforceError, OAuthError) as exc:
+            return error_response(exc)
+
+    # --- discovery ------------------------------------------------------------------------------
+    async def versions(self, request: Request, params: dict[str, str]) -> Response:
+        return JSONResponse(
+            [{"label": f"v{v}", "url": f"/services/data/v{v}", "version": v} for v in API_VERSIONS]
+        )
+
+    def resources(self, call: Call) -> Response:
+        base = f"/services/data/v{call.version}"
+        return JSONResponse(
+            {
+                name: f"{base}/{name}"
+                for name in ("sobjects", "query", "queryAll", "limits", "composite", "jobs")
+            }
+        )
+
+    def limits(self, call: Call) -> Response:
+        used, total = self.state.api_usage()
+        return JSONResponse(
+            {
+                "DailyApiRequests": {"Max": total, "Remaining": max(0, total - used)},
+                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
+                "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
+            }
+        )
+
+    def describe_global(self, call: Call) -> Response:
+        objs = [
+            {
+                "name": o.name,
+                "label": o.label,
+                "keyPrefix": o.key_prefix,
+                "custom": o.custom,
+                "queryable": True,
+                "createable": True,
+                "updateable": True,
+                "urls": {"sobject": f"/services/data/v{call.version}/sobjects/{o.name}"},
+            }
+            for o in self.state.schema.objects.values()
+        ]
+        return JSONResponse({"encoding": "UTF-8", "maxBatchSize": COLLECTION_MAX, "sobjects": objs})
+
+    def describe(self, call: Call) -> Response:
+        return JSONResponse(self.state.object(call.params["sobject"]).describe())
+
+    def sobject_info(self, call: Call) -> Response:
+        obj = self.state.object(call.params["sobject"])
+        recent = [
+            {"attributes": {"type": obj.name}, "Id": r["Id"]} for r in list(self.state.records(obj.name))[-5:]
+        ]
+        return JSONResponse(
+            {
+                "objectDescribe": {
+                    "name": obj.name,
+                    "label": obj.label,
+                    "keyPrefix": obj.key_prefix,
+                    "custom": obj.custom,
+                },
+                "recentItems": recent,
+            }
+        )
+
+    # --- query ----------------------------------------------------------------------------------
+    def query(self, call: Call, include_deleted: bool = False) -> Response:
+        text = call.request.query_params.get("q")
+        if not text:
+            raise SalesforceError("A query string has to be specified", error_code="MALFORMED_QUERY")
+        return JSONResponse(self.state.query(text, call.version, include_deleted=include_deleted))
+
+    def query_all(self, call: Call) -> Response:
+        return self.query(call, include_deleted=True)
+
+    def query_more(self, call: Call) -> Response:
+        return JSONResponse(self.state.query_more(call.params["locator"], call.version))
+
+    # --- sObject rows ---------------------------------------------------------------------------
+    def create(self, call: Call) -> Response:
+        values = _object_body(call)
+        record_id, _ = self.state.save(call.params["sobject"], values, running_user=call.user_id)
+        return JSONResponse({"id": record_id, "success": True, "errors": []}, status_code=201)
+
+    def get(self, call: Call) -> Response:
+        obj = self.state.object(call.params["sobject"])
+        record = self.state.get_record(obj.name, call.params["id"])
+        return JSONResponse(self._shape(obj.name, record, call))
+
+    def update(self, call: Call) -> Response:
+        values = _object_body(call)
+        obj = self.state.object(call.params["sobject"])
+        self.state.get_record(obj.name, call.params["id"])
+        self.state.save(
+            obj.name,
+            values,
+            running_user=call.user_id,
+            record_id=call.params["id"],
+            lock_key=call.params["id"],
+        )
+        return Response(status_code=204)
+
+    def delete(self, call: Call) -> Response:
+        self.state.delete(call.params["sobject"], call.params["id"])
+        return Response(status_code=204)
+
+    def get_by_external_id(self, call: Call) -> Response:
+        obj = self.state.object(call.params["sobject"])
+        matches = self.state.find_by_external_id(obj.name, call.params["field"], call.params["value"])
+        if not matches:
+            raise SalesforceError("The requested resource does not exist", error_code="NOT_FOUND", status=404)
+        if len(matches) > 1:
+            return JSONResponse(
+                [f"/services/data/v{call.version}/sobjects/{obj.name}/{m}" for m in matches], status_code=300
+            )
+        return JSONResponse(self._shape(obj.name, self.state.get_record(obj.name, matches[0]), call))
+
+    def upsert(self, call: Call) -> Response:
+        """``PATCH /sobjects/X/Field/value``: 201 created, 200 updated, 300 several matches."""
+        obj = self.state.object(call.params["sobject"])
+        field, value = call.params["field"], call.params["value"]
+        values = _object_body(call)
+        matches = self.state.find_by_external_id(obj.name, field, value)
+        if len(matches) > 1:
+            return JSONResponse(
+                [f"/services/data/v{call.version}/sobjects/{obj.name}/{m}" for m in matches], status_code=300
+            )
+        fdef = obj.field(field)
+        body_key = next((k for k in values if fdef and k.lower() == fdef.name.lower()), None)
+        if body_key is not None and str(values[body_key]) != value:
+            raise SalesforceError(
+                f"The external ID field {fdef.name} in the body does not match the URL",
+                error_code="INVALID_FIELD",
+            )
+        values[fdef.name] = value
+        record_id, created = self.state.save(
+            obj.name, values, running_user=call.user_id, upsert_field=field, lock_key=value
+        )
+        return JSONResponse(
+            {"id": record_id, "success": True, "errors": [], "created": created},
+            status_code=201 if created else 200,
+        )
+
+    def _shape(self, sobject: str, record: dict, call: Call) -> dict:
+        wanted = call.request.query_params.get("fields")
+        out = {
+            "attributes": {
+                "type": sobject,
+                "url": f"/services/data/v{call.version}/sobjects/{sobject}/{record['Id']}",
+            }
+        }
+        obj = self.state.object(sobject)
+        names = [f.strip() for f in wanted.split(",")] if wanted else list(obj.fields)
+        for name in names:
+            fdef = obj.field(name)
+            if fdef is None:
+                raise SalesforceError(
+                    f"No such column '{name}' on sobject of type {sobject}", error_code="INVALID_FIELD"
+                )
+            out[fdef.name] = record.get(fdef.name)
+        return out
+
+    # --- sObject Collections (≤ 200 records, one API call) ---------------------------------------
+    def collection_create(self, call: Call) -> Response:
+        records, all_or_none = _collection_body(call)
+        items = [(_record_type(r), r, {}) for r in records]
+        return JSONResponse(self._save_collection(items, all_or_none, call))
+
+    def collection_update(self, call: Call) -> Response:
+        records, all_or_none = _collection_body(call)
+        items = []
+        for r in records:
+            values = {k: v for k, v in r.items() if k.lower() != "id"}
+            record_id = next((v for k, v in r.items() if k.lower() == "id"), None)
+            items.append((_record_type(r), values, {"record_id": record_id, "lock_key": record_id}))
+        return JSONResponse(self._save_collection(items, all_or_none, call))
+
+    def collection_upsert(self, call: Call) -> Response:
+        """``PATCH /composite/sobjects/X/Field`` (API 46+): upsert up to 200 records by external ID."""
+        records, all_or_none = _collection_body(call)
+        obj = self.state.object(call.params["sobject"])
+        field = call.params["field"]
+        fdef = obj.field(field)
+        if fdef is None or not fdef.external_id:
+            raise SalesforceError(
+                f"Provided external ID field does not exist or is not accessible: {field}",
+                error_code="NOT_FOUND",
+                status=404,
+            )
+        keys = [next((str(v) for k, v in r.items() if k.lower() == fdef.name.lower()), None) for r in records]
+        seen: dict[str, int] = {}
+        for key in keys:
+            if key is not None:
+                seen[key] = seen.get(key, 0) + 1
+        items, dup_index = [], set()
+        for i, (r, key) in enumerate(zip(records, keys)):
+            if key is not None and seen[key] > 1:
+                dup_index.add(i)
+            if _record_type(r) != obj.name:
+                raise SalesforceError("all records must be of the type in the URL", error_code="INVALID_TYPE")
+            items.append((obj.name, r, {"upsert_field": fdef.name, "lock_key": key}))
+        results = self._save_collection(
+            [it for i, it in enumerate(items) if i not in dup_index], all_or_none, call
+        )
+        merged, it = [], iter(results)
+        for i, key in enumerate(keys):
+            if i in dup_index:  # duplicate keys in one request: each is refused (UNCONFIRMED code)
+                merged.append(
+                    {
+                        "id": None,
+                        "success": False,
+                        "errors": [
+                            {
+                                "statusCode": "DUPLICATE_EXTERNAL_ID",
+                                "message": f"Duplicate external id specified: {key}",
+                                "fields": [fdef.name],
+                            }
+                        ],
+                    }
+                )
+            else:
+                merged.append(next(it))
+        return JSONResponse(merged)
+
+    def collection_delete(self, call: Call) -> Response:
+        ids = [i for i in (call.request.query_params.get("ids") or "").split(",") if i]
+        if len(ids) > COLLECTION_MAX:
+            raise SalesforceError(
+                f"record limit reached. cannot submit more than {COLLECTION_MAX} records into this call",
+                error_code="EXCEEDED_ID_LIMIT",
+            )
+        results = []
+        for record_id in ids:
+            found = self.state.get(record_id)
+            if found is None:
+                results.append(
+                    {
+                        "id": record_id,
+                        "success": False,
+                        "errors": [
+                            {"statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": []}
+                        ],
+                    }
+                )
+                continue
+            self.state.delete(found[0], record_id)
+            results.append({"id": found[1]["Id"], "success": True, "errors": []})
+        return JSONResponse(results)
+
+    def _save_collection(self, items: list, all_or_none: bool, call: Call) -> list[dict]:
+        results = self.state.save_many(items, all_or_none=all_or_none, running_user=call.user_id)
+        if call.request.method == "POST" or "field" not in call.params:
+            for r in results:
+                r.pop("created", None)  # only upsert results carry "created"
+        return results
+
+    async def not_implemented(self, request: Request, params: dict[str, str]) -> Response:
+        return error_response(
+            NotImplementedBySandbox(
+                f"the Salesforce sandbox does not implement {request.method} {request.url.path}"
+            )
+        )
+
+
+def _object_body(call: Call) -> dict[str, Any]:
+    body = call.json()
+    if not isinstance(body, dict):
+        raise JsonParserError("the body must be a JSON object")
+    return body
+
+
+def _collection_body(call: Call) -> tuple[list[dict], bool]:
+    body = call.json()
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        raise JsonParserError('the body must be {"allOrNone": ..., "records": [...]}')
+    records = body["records"]
+    if len(records) > COLLECTION_MAX:
+        raise SalesforceError(
+            f"record limit reached. cannot submit more than {COLLECTION_MAX} records into this call",
+            error_code="EXCEEDED_ID_LIMIT",
+        )
+    return records, bool(body.get("allOrNone", False))
+
+
+def _record_type(record: dict) -> str:
+    rtype = (record.get("attributes") or {}).get("type")
+    if not rtype:
+        raise SalesforceError("Each record needs attributes.type", error_code="INVALID_TYPE")
+    return rtype
+
+
+async def _reset(request: Request) -> Response:
+    reset_connection(request.scope)
+    await asyncio.sleep(0.01)
+    return Response(status_code=500)
