@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from salesforce_model import FieldDef, ObjectDef, Schema, default_schema
 
+from salesforce_model import FieldDef, ObjectDef, Schema, default_schema
 from sandbox.common.faults import FaultPlan
 from sandbox.salesforce import soql
 from sandbox.salesforce.errors import (
@@ -63,7 +63,18 @@ _ID_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_STRINGISH = {"string", "textarea", "email", "phone", "url", "picklist", "id", "reference"}
+_STRINGISH = {
+    "string",
+    "combobox",
+    "textarea",
+    "email",
+    "phone",
+    "url",
+    "picklist",
+    "multipicklist",
+    "id",
+    "reference",
+}
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, sobject TEXT, data TEXT, deleted INTEGER DEFAULT 0,
     seq INTEGER);
