@@ -6,9 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import bench_lineworks
+from benchmarks import bench_lineworks, bench_loader
 
-BENCHMARKS = {"lineworks": bench_lineworks.run}
+BENCHMARKS = {"lineworks": bench_lineworks.run, "loader": bench_loader.run}
 
 
 def main(argv: list[str]) -> int:

@@ -37,6 +37,53 @@ def _control(state_dir: Path):
     return SandboxControl(endpoints["lineworks"]["url"], endpoints["ca_bundle"])
 
 
+def serve(
+    state_dir: Path, host: str, port: int, salesforce_port: int | None, scenario: str | None, seed_value: int
+) -> int:
+    """Both sandboxes in this process, until SIGINT/SIGTERM."""
+    import signal
+    import threading
+
+    from sandbox.common.server import ThreadedServer
+    from sandbox.common.tls import ensure_tls
+    from sandbox.credentials import ensure_credentials, ensure_salesforce_credentials
+    from sandbox.lineworks.routes import build_app, create_state
+    from sandbox.salesforce.routes import build_app as build_salesforce_app
+    from sandbox.salesforce.routes import create_state as create_salesforce_state
+
+    tls = ensure_tls(state_dir)
+    lineworks = create_state(state_dir / "lineworks")
+    salesforce = create_salesforce_state(state_dir / "salesforce")
+    if scenario:
+        lineworks.reset()
+        lineworks.seed(scenario_spec(scenario, seed_value, ensure_credentials(state_dir)))
+        salesforce.reset()
+        sf_creds = ensure_salesforce_credentials(state_dir)
+        salesforce.register_app(sf_creds.consumer_key, sf_creds.consumer_secret, sf_creds.public_key)
+        salesforce.save("User", sf_creds.user_record(), running_user=None)
+    servers = [
+        ThreadedServer(build_app(lineworks), tls, host, port).start(),
+        ThreadedServer(build_salesforce_app(salesforce), tls, host, salesforce_port or port + 1).start(),
+    ]
+    endpoints = {
+        "lineworks": {"url": servers[0].url},
+        "salesforce": {"url": servers[1].url},
+        "ca_bundle": str(tls.ca_cert.resolve()),
+    }
+    (state_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2))
+    print(
+        f"LINE WORKS sandbox on {servers[0].url}, Salesforce sandbox on {servers[1].url} (CA: {tls.ca_cert})",
+        flush=True,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    for server in servers:
+        server.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -45,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument("--port", type=int, default=8443, help="LINE WORKS sandbox port")
+    serve.add_argument(
+        "--salesforce-port", type=int, default=None, help="Salesforce sandbox port (default: port+1)"
+    )
     serve.add_argument("--seed", dest="scenario", default=None)
     serve.add_argument("--seed-value", type=int, default=42)
     seed = sub.add_parser("seed")
@@ -62,23 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     state_dir: Path = args.state_dir
 
     if args.command == "serve":
-        from sandbox.common.server import serve_forever
-        from sandbox.common.tls import ensure_tls
-        from sandbox.credentials import ensure_credentials
-        from sandbox.lineworks.routes import build_app, create_state
-
-        tls = ensure_tls(state_dir)
-        state = create_state(state_dir / "lineworks")
-        if args.scenario:
-            state.reset()
-            state.seed(scenario_spec(args.scenario, args.seed_value, ensure_credentials(state_dir)))
-        url = f"https://localhost:{args.port}"
-        (state_dir / "endpoints.json").write_text(
-            json.dumps({"lineworks": {"url": url}, "ca_bundle": str(tls.ca_cert.resolve())}, indent=2)
-        )
-        print(f"LINE WORKS sandbox on {url} (CA: {tls.ca_cert})", flush=True)
-        serve_forever(build_app(state), tls, args.host, args.port)
-        return 0
+        return serve(state_dir, args.host, args.port, args.salesforce_port, args.scenario, args.seed_value)
 
     control = _control(state_dir)
     if args.command == "reset":

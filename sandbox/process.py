@@ -18,14 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 class SandboxProcess:
     """``python -m sandbox serve`` on a free port; a context manager that always stops it."""
 
-    def __init__(self, state_dir: Path, port: int | None = None) -> None:
+    def __init__(self, state_dir: Path, port: int | None = None, salesforce_port: int | None = None) -> None:
         self.state_dir = state_dir
         self.ca_bundle = str(ensure_tls(state_dir).ca_cert)
-        if port is None:
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                port = sock.getsockname()[1]
-        self.port = port
+        self.port = port or _free_port()
+        self.salesforce_port = salesforce_port or _free_port()
+        self.salesforce_url = f"https://localhost:{self.salesforce_port}"
+        self.salesforce_control = SandboxControl(self.salesforce_url, self.ca_bundle)
         self.url = f"https://localhost:{self.port}"
         self.control = SandboxControl(self.url, self.ca_bundle)
         self.proc: subprocess.Popen | None = None
@@ -41,19 +40,26 @@ class SandboxProcess:
             "serve",
             "--port",
             str(self.port),
+            "--salesforce-port",
+            str(self.salesforce_port),
         ]
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        # Own session, so that stopping it never signals the caller's process group.
+        self.log_path = Path(self.state_dir) / "sandbox.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:  # a file, not a pipe: a chatty server never blocks on it
+            self.proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + 30
         while True:
             try:
                 self.control.stats()
+                self.salesforce_control.stats()
                 return self
             except Exception:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.__exit__()
-                    err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.stderr else ""
+                    err = self.log_path.read_text(errors="replace")[-2000:]
                     raise RuntimeError(f"the sandbox did not start on port {self.port}:\n{err}") from None
                 time.sleep(0.2)
 
@@ -66,3 +72,9 @@ class SandboxProcess:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

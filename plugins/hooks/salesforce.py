@@ -104,35 +104,41 @@ class UpsertReport:
 class ApiBudget:
     """Stops a run before it uses more than ``share`` of the org's daily calls remaining when it started.
 
-    The org's usage comes from the ``Sforce-Limit-Info: api-usage=used/total`` header of every answer.
+    The org's usage comes from the ``Sforce-Limit-Info: api-usage=used/total`` header of every answer, so
+    the budget is known from the first call on and costs no call of its own.
     """
 
     def __init__(self, share: float) -> None:
         if not 0 < share <= 1:
             raise ValueError("api_budget_share must be in (0, 1]")
         self.share = share
+        self.remaining_at_start: int | None = None
         self.allowance: int | None = None
         self.spent = 0
-        self.used = self.total = None
 
     def observe(self, header: str | None) -> None:
-        if not header or "api-usage=" not in header:
+        if not header or "api-usage=" not in header or self.allowance is not None:
             return
         used, _, total = header.split("api-usage=", 1)[1].split(",", 1)[0].partition("/")
-        self.used, self.total = int(used), int(total)
-        if self.allowance is None:
-            self.allowance = int(self.share * max(0, self.total - self.used))
+        # the answer carrying the header already counts the calls this run has made
+        self.remaining_at_start = max(0, int(total) - int(used) + self.spent)
+        self.allowance = int(self.share * self.remaining_at_start)
 
-    def reserve(self, calls: int, what: str) -> None:
-        if self.allowance is not None and self.spent + calls > self.allowance:
+    def check(self, planned: int, what: str) -> None:
+        """Raise, sending nothing, when ``planned`` more calls would exceed the allowance."""
+        if self.allowance is not None and self.spent + planned > self.allowance:
             raise SalesforceBudgetExceeded(
                 None,
                 "API_BUDGET_EXCEEDED",
-                f"{what} needs {calls} more API call(s) but this run may use only {self.allowance} "
-                f"({self.share:.0%} of the {self.total - self.used + self.spent if self.total else '?'} "
-                f"calls the org had left); {self.spent} used so far. Nothing more is sent; re-run later "
+                f"{what} needs {planned} more API call(s) but this run may use only {self.allowance} "
+                f"({self.share:.0%} of the {self.remaining_at_start} calls the org had left); "
+                f"{self.spent} used so far. Nothing more is sent; re-run later (upserts are idempotent) "
                 "or raise api_budget_share",
             )
+
+    def reserve(self, calls: int, what: str) -> None:
+        """Count ``calls`` about to be made, or raise instead of making them."""
+        self.check(calls, what)
         self.spent += calls
 
 
@@ -424,6 +430,7 @@ class SalesforceActivityHook(SalesforceHook):
     ) -> list[RecordResult]:
         out: list[RecordResult] = []
         for start in range(0, len(records), COLLECTION_SIZE):
+            self.budget.check(-(-(len(records) - start) // COLLECTION_SIZE), "the rest of this upsert")
             chunk = records[start : start + COLLECTION_SIZE]
             body = {
                 "allOrNone": False,
@@ -447,6 +454,9 @@ class SalesforceActivityHook(SalesforceHook):
     def _upsert_bulk2(
         self, records: list[dict[str, Any]], key_field: str, sobject: str, report: UpsertReport
     ) -> list[RecordResult]:
+        self.budget.check(
+            5, "a Bulk API 2.0 job"
+        )  # create, upload, close, a poll, results: the least it costs
         job = self.request(
             "POST",
             "jobs/ingest",
@@ -516,7 +526,7 @@ class SalesforceActivityHook(SalesforceHook):
                     "rejected",
                     error_code=code,
                     message=message or rest,
-                    fields=tuple(f for f in fields.split(",") if f and f != "--"),
+                    fields=tuple(f.strip() for f in fields.removesuffix("--").split(",") if f.strip()),
                 )
         keys = [str(r[key_field]) for r in records]
         return [
