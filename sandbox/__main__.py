@@ -90,14 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8443, help="LINE WORKS sandbox port")
-    serve.add_argument(
+    serve_cmd = sub.add_parser("serve")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8443, help="LINE WORKS sandbox port")
+    serve_cmd.add_argument(
         "--salesforce-port", type=int, default=None, help="Salesforce sandbox port (default: port+1)"
     )
-    serve.add_argument("--seed", dest="scenario", default=None)
-    serve.add_argument("--seed-value", type=int, default=42)
+    serve_cmd.add_argument("--seed", dest="scenario", default=None)
+    serve_cmd.add_argument("--seed-value", type=int, default=42)
     seed = sub.add_parser("seed")
     seed.add_argument("scenario")
     seed.add_argument("--seed", type=int, default=42)

@@ -1,8 +1,9 @@
 """``make up``: the sandboxes plus Airflow (UI on http://localhost:8080) until Ctrl-C.
 
-The LINE WORKS sandbox runs on https://localhost:8443 with the demo company; ``lineworks_default``
-points at it through ``AIRFLOW_CONN_LINEWORKS_DEFAULT`` (inherited by every Airflow process), so the
-DAGs run unchanged. ``airflow standalone`` prints the admin password.
+The LINE WORKS sandbox runs on https://localhost:8443 with the demo company and the Salesforce sandbox
+on https://localhost:8444; ``lineworks_default`` and ``salesforce_default`` point at them through
+``AIRFLOW_CONN_*`` (inherited by every Airflow process), so the DAGs run unchanged.
+``airflow standalone`` prints the admin password.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 from sandbox.__main__ import scenario_spec  # noqa: E402
-from sandbox.credentials import ensure_credentials  # noqa: E402
+from sandbox.credentials import ensure_credentials, ensure_salesforce_credentials  # noqa: E402
 from sandbox.process import SandboxProcess  # noqa: E402
 
 STATE_DIR = ROOT / ".sandbox" / "up"
@@ -53,6 +54,12 @@ def run_airflow(sandbox: SandboxProcess, creds, env: dict[str, str]) -> int:
     control.reset()
     control.seed(scenario_spec("demo", 42, creds))
     env["AIRFLOW_CONN_LINEWORKS_DEFAULT"] = json.dumps(creds.connection(url, sandbox.ca_bundle))
+    sf_creds = ensure_salesforce_credentials(STATE_DIR)
+    sandbox.salesforce_control.reset()
+    sandbox.salesforce_control.seed(sf_creds.seed_spec())
+    env["AIRFLOW_CONN_SALESFORCE_DEFAULT"] = json.dumps(
+        sf_creds.connection(sandbox.salesforce_url, sandbox.ca_bundle)
+    )
     env["LINEWORKS_STAGING_URL"] = "file://" + str(ROOT / ".staging")
     print(
         f"LINE WORKS sandbox on {url}; starting Airflow on http://localhost:8080 (Ctrl-C stops both)",

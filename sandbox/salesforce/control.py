@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -22,7 +24,11 @@ def build_router(state: SalesforceState) -> APIRouter:
     def guarded(fn):
         async def wrapper(request: Request) -> Response:
             try:
-                return await fn(request)
+                await asyncio.to_thread(state.request_lock.acquire)  # released below, in this thread
+                try:
+                    return await fn(request)
+                finally:
+                    state.request_lock.release()
             except RecordError as exc:
                 return error_response(exc.as_request_error())
             except SalesforceError as exc:

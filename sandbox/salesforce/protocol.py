@@ -73,37 +73,60 @@ class SalesforceProtocol:
         *,
         session_header: str = "authorization",
     ) -> Response:
-        state = self.state
+        """Faults, session check, API-call counting, then the handler.
+
+        The work runs in a worker thread holding the org's request lock: requests are served one at a
+        time, as a consistent view of the org needs, and a long one (a big Bulk job being processed)
+        never blocks the event loop, so other connections are still accepted.
+        """
+        body = await request.body()
         headers: dict[str, str] = {}
+
+        def work() -> Response:
+            with self.state.request_lock:
+                return self._data_call(request, endpoint, handler, params, session_header, body, headers)
+
         try:
-            version = params.get("version")
-            if version is not None and version not in API_VERSIONS:
-                raise SalesforceError(
-                    f"API version {version} is not supported by the sandbox ({', '.join(API_VERSIONS)})",
-                    error_code="NOT_FOUND",
-                    status=404,
-                )
-            self._inject(endpoint)
-            auth = request.headers.get(session_header)
-            if session_header != "authorization" and auth:
-                auth = "Bearer " + auth
-            user_id = state.authenticate(auth)
-            if state.faults.take(endpoint, frozenset({"expire_session"})):
-                state.expire_session(auth)
-                raise InvalidSession()
-            state.count_api_call(endpoint)
-            used, total = state.api_usage()
-            headers["Sforce-Limit-Info"] = f"api-usage={used}/{total}"
-            body = await request.body()
-            response = handler(Call(request, params, user_id, body))
-            response.headers.update(headers)
-            return response
+            return await asyncio.to_thread(work)
         except _Reset:
             return await _reset(request)
         except RecordError as exc:
             return error_response(exc.as_request_error(), headers)
         except (SalesforceError, OAuthError) as exc:
             return error_response(exc, headers)
+
+    def _data_call(
+        self,
+        request: Request,
+        endpoint: str,
+        handler: Callable[[Call], Response],
+        params: dict[str, str],
+        session_header: str,
+        body: bytes,
+        headers: dict[str, str],
+    ) -> Response:
+        state = self.state
+        version = params.get("version")
+        if version is not None and version not in API_VERSIONS:
+            raise SalesforceError(
+                f"API version {version} is not supported by the sandbox ({', '.join(API_VERSIONS)})",
+                error_code="NOT_FOUND",
+                status=404,
+            )
+        self._inject(endpoint)
+        auth = request.headers.get(session_header)
+        if session_header != "authorization" and auth:
+            auth = "Bearer " + auth
+        user_id = state.authenticate(auth)
+        if state.faults.take(endpoint, frozenset({"expire_session"})):
+            state.expire_session(auth)
+            raise InvalidSession()
+        state.count_api_call(endpoint)
+        used, total = state.api_usage()
+        headers["Sforce-Limit-Info"] = f"api-usage={used}/{total}"
+        response = handler(Call(request, params, user_id, body))
+        response.headers.update(headers)
+        return response
 
     def _inject(self, endpoint: str) -> None:
         fault = self.state.faults.take(endpoint, frozenset({"500", "503", "reset", "request_limit"}))
@@ -128,7 +151,12 @@ class SalesforceProtocol:
                 parse_qsl((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True)
             )
             base = f"https://{urlsplit(str(request.url)).netloc}"
-            return JSONResponse(self.state.issue_token(form, instance_url=base, login_url=base))
+
+            def work() -> dict:
+                with self.state.request_lock:
+                    return self.state.issue_token(form, instance_url=base, login_url=base)
+
+            return JSONResponse(await asyncio.to_thread(work))
         except _Reset:
             return await _reset(request)
         except (SalesforceError, OAuthError) as exc:
@@ -304,7 +332,10 @@ class SalesforceProtocol:
         for r in records:
             values = {k: v for k, v in r.items() if k.lower() != "id"}
             record_id = next((v for k, v in r.items() if k.lower() == "id"), None)
-            items.append((_record_type(r), values, {"record_id": record_id, "lock_key": record_id}))
+            kwargs: dict[str, Any] = {"record_id": record_id, "lock_key": record_id}
+            if not record_id:  # never an insert: each record of an update must carry its Id
+                kwargs = {"error": RecordError("MISSING_ARGUMENT", "Id not specified in an update call")}
+            items.append((_record_type(r), values, kwargs))
         return JSONResponse(self._save_collection(items, all_or_none, call))
 
     def collection_upsert(self, call: Call) -> Response:
@@ -320,39 +351,26 @@ class SalesforceProtocol:
                 status=404,
             )
         keys = [next((str(v) for k, v in r.items() if k.lower() == fdef.name.lower()), None) for r in records]
+        # keys that name the same record: compared with the field's case sensitivity
+        norm = [None if k is None else (k if fdef.case_sensitive else k.lower()) for k in keys]
         seen: dict[str, int] = {}
-        for key in keys:
+        for key in norm:
             if key is not None:
                 seen[key] = seen.get(key, 0) + 1
-        items, dup_index = [], set()
-        for i, (r, key) in enumerate(zip(records, keys)):
-            if key is not None and seen[key] > 1:
-                dup_index.add(i)
+        items = []
+        for r, key, key_norm in zip(records, keys, norm):
             if _record_type(r) != obj.name:
                 raise SalesforceError("all records must be of the type in the URL", error_code="INVALID_TYPE")
-            items.append((obj.name, r, {"upsert_field": fdef.name, "lock_key": key}))
-        results = self._save_collection(
-            [it for i, it in enumerate(items) if i not in dup_index], all_or_none, call
-        )
-        merged, it = [], iter(results)
-        for i, key in enumerate(keys):
-            if i in dup_index:  # duplicate keys in one request: each is refused (UNCONFIRMED code)
-                merged.append(
-                    {
-                        "id": None,
-                        "success": False,
-                        "errors": [
-                            {
-                                "statusCode": "DUPLICATE_EXTERNAL_ID",
-                                "message": f"Duplicate external id specified: {key}",
-                                "fields": [fdef.name],
-                            }
-                        ],
-                    }
-                )
-            else:
-                merged.append(next(it))
-        return JSONResponse(merged)
+            kwargs: dict[str, Any] = {"upsert_field": fdef.name, "lock_key": key}
+            if key_norm is not None and seen[key_norm] > 1:  # each is refused (UNCONFIRMED code)
+                kwargs = {
+                    "error": RecordError(
+                        "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {key}", [fdef.name]
+                    )
+                }
+            items.append((obj.name, r, kwargs))
+        # one save_many, so that allOrNone also rolls back when a duplicate key is refused
+        return JSONResponse(self._save_collection(items, all_or_none, call))
 
     def collection_delete(self, call: Call) -> Response:
         ids = [i for i in (call.request.query_params.get("ids") or "").split(",") if i]

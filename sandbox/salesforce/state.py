@@ -112,11 +112,13 @@ class SalesforceState:
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.executescript(_SCHEMA_SQL)
         self._lock = threading.RLock()
+        # Serialises API requests (taken by the protocol layer in a worker thread, see data_call).
+        self.request_lock = threading.Lock()
         self.faults = FaultPlan(allowed_kinds=FAULT_KINDS)
         self.config: dict[str, Any] = copy.deepcopy(DEFAULT_CONFIG)
         self.calls: Counter[str] = Counter()
         self._lock_rng = random.Random(0)
-        self._query_cursors: dict[str, list[dict]] = {}
+        self._query_cursors: dict[str, tuple[int, list[dict]]] = {}  # locator -> (totalSize, rows left)
         self.bulk_jobs: dict[str, Any] = {}  # owned by sandbox.salesforce.bulk
 
     # --- control -------------------------------------------------------------------------------
@@ -461,7 +463,8 @@ class SalesforceState:
                 self._claim_unique(obj, fdef, record)
         self._db.execute("SAVEPOINT write_record")
         try:
-            self._db.execute("DELETE FROM ext_ids WHERE id = ?", (record["Id"],))
+            if not creating:
+                self._db.execute("DELETE FROM ext_ids WHERE id = ?", (record["Id"],))
             for fdef in obj.fields.values():
                 if fdef.unique and record.get(fdef.name) not in (None, ""):
                     self._db.execute(
@@ -689,10 +692,11 @@ class SalesforceState:
         return bool(row and row[0])
 
     def _next(self, name: str) -> int:
-        self._db.execute(
-            "INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1", (name,)
-        )
-        return self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0]
+        return self._db.execute(
+            "INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 "
+            "RETURNING value",
+            (name,),
+        ).fetchone()[0]
 
     def _new_id(self, obj: ObjectDef) -> str:
         n = self._next("id:" + obj.key_prefix)
@@ -716,14 +720,17 @@ class SalesforceState:
     ) -> list[dict[str, Any]]:
         """Save several records (sObject Collections, Bulk); one result per item, in order.
 
-        ``items`` are ``(sobject, values, save_kwargs)``. With ``all_or_none`` a single failure rolls
-        every record back, as the ``allOrNone`` flag does.
+        ``items`` are ``(sobject, values, save_kwargs)``; ``save_kwargs["error"]`` (a :class:`RecordError`)
+        marks an item the caller already refused, e.g. a duplicate key within the request. With
+        ``all_or_none`` a single failure rolls every record back, as the ``allOrNone`` flag does.
         """
         results: list[dict[str, Any]] = []
         with self._lock:
             self._db.execute("SAVEPOINT save_many")
             for sobject, values, kwargs in items:
                 try:
+                    if kwargs.get("error") is not None:
+                        raise kwargs["error"]
                     record_id, created = self.save(sobject, values, running_user=running_user, **kwargs)
                     results.append({"id": record_id, "success": True, "errors": [], "created": created})
                 except RecordError as exc:
@@ -766,10 +773,11 @@ class SalesforceState:
 
     def query_more(self, locator: str, version: str) -> dict[str, Any]:
         with self._lock:
-            rows = self._query_cursors.pop(locator, None)
-        if rows is None:
+            cursor = self._query_cursors.pop(locator, None)
+        if cursor is None:
             raise SalesforceError("invalid query locator", error_code="INVALID_QUERY_LOCATOR")
-        return self._page(rows, None, version)
+        total, rows = cursor
+        return self._page(rows, total, version)  # every page reports the whole query's totalSize
 
     def _page(self, rows: list[dict], total: int | None, version: str) -> dict[str, Any]:
         size = int(self.config["query_batch_size"])
@@ -782,7 +790,7 @@ class SalesforceState:
         if rest:
             locator = "01g" + secrets.token_hex(6) + f"-{size}"
             with self._lock:
-                self._query_cursors[locator] = rest
+                self._query_cursors[locator] = (body["totalSize"], rest)
             body["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}"
         return body
 
