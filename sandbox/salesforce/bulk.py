@@ -37,6 +37,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 
+from sandbox.salesforce import limits
 from sandbox.salesforce.errors import RecordError, SalesforceError
 from sandbox.salesforce.protocol import Call
 from sandbox.salesforce.state import SalesforceState, id_checksum, now_iso
@@ -72,8 +73,8 @@ ROUTES: list[tuple[str, str, str, str, str]] = [
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
-MAX_UPLOAD_BYTES = 150 * 1024 * 1024  # Bulk 2.0: one CSV of at most 150 MB per job
-V1_MAX_RECORDS = 10_000  # Bulk v1: records per batch
+MAX_UPLOAD_BYTES = limits.BULK2_MAX_UPLOAD_BYTES  # Bulk 2.0: one CSV of at most 150 MB per job
+V1_MAX_RECORDS = limits.BULK1_MAX_BATCH_RECORDS  # Bulk v1: records per batch
 V1_MAX_BYTES = 10_000_000  # Bulk v1: bytes per batch
 NULL_CELL = "#N/A"  # a CSV cell that sets the field to null (an empty cell leaves it unchanged)
 

@@ -27,7 +27,7 @@ import jwt
 
 from salesforce_model import FieldDef, ObjectDef, Schema, default_schema
 from sandbox.common.faults import FaultPlan
-from sandbox.salesforce import soql
+from sandbox.salesforce import limits, soql
 from sandbox.salesforce.errors import (
     InvalidField,
     InvalidSession,
@@ -42,13 +42,13 @@ from sandbox.salesforce.errors import (
 
 FAULT_KINDS = frozenset({"500", "503", "reset", "expire_session", "request_limit"})
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-JWT_MAX_EXP_SECONDS = 300  # Salesforce accepts an assertion whose exp is at most 3 minutes ahead (+ skew)
-QUERY_BATCH_SIZE = 2000  # records per query page (nextRecordsUrl)
-COLLECTION_MAX = 200  # sObject Collections
+JWT_MAX_EXP_SECONDS = limits.JWT_MAX_EXP_SECONDS
+QUERY_BATCH_SIZE = limits.QUERY_BATCH_SIZE
+COLLECTION_MAX = limits.COLLECTION_MAX
 API_VERSIONS = ("59.0", "60.0", "61.0", "62.0")
 
 DEFAULT_CONFIG: dict[str, Any] = {
-    "daily_api_limit": 100_000,  # Enterprise: 100,000 + 1,000 × licenses
+    "daily_api_limit": limits.DAILY_API_REQUESTS,
     "session_lifetime": 7200,
     "query_batch_size": QUERY_BATCH_SIZE,
     # Bulk 2.0 job transitions (like moto's managed state): "immediate", or "polls" with the number of
