@@ -1,0 +1,165 @@
+-- Archive/state database of the talk-log pipeline (connection `lineworks_archive`).
+-- Portable SQL: runs on SQLite (default, a local file) and PostgreSQL (production).
+-- Times are ISO-8601 UTC text ('2026-11-20T00:05:00Z', sortable); hour buckets are the org's local
+-- hour as 'YYYYMMDDHH'. Statements are split on the `-- name:` markers and run by plugins/talkarchive.
+
+-- name: schema
+CREATE TABLE IF NOT EXISTS lw_messages (
+    message_key    TEXT PRIMARY KEY,          -- DESIGN §3.2: no message id exists, this hash is the id
+    domain_id      TEXT NOT NULL,
+    channel_id     TEXT NOT NULL,
+    sent_at        TEXT NOT NULL,
+    sender_raw     TEXT NOT NULL,
+    sender_kind    TEXT NOT NULL,             -- member | bot | external
+    sender_name    TEXT NOT NULL,
+    sender_email   TEXT NOT NULL,
+    recipients_raw TEXT NOT NULL,
+    body           TEXT NOT NULL,
+    content_kind   TEXT NOT NULL,
+    source         TEXT NOT NULL,             -- the staged file it came from
+    run_id         TEXT NOT NULL,             -- the run that first archived it
+    resolution     TEXT NOT NULL DEFAULT 'new' -- new | resolved | internal | bot | unresolved
+);
+CREATE INDEX IF NOT EXISTS lw_messages_resolution ON lw_messages (resolution, sent_at);
+CREATE TABLE IF NOT EXISTS lw_quarantine (
+    source     TEXT NOT NULL,
+    row_number INTEGER NOT NULL,
+    reason     TEXT NOT NULL,
+    raw        TEXT NOT NULL,
+    detail     TEXT NOT NULL,
+    run_id     TEXT NOT NULL,
+    PRIMARY KEY (source, row_number, reason)
+);
+CREATE TABLE IF NOT EXISTS lw_members (
+    user_id      TEXT PRIMARY KEY,
+    email        TEXT NOT NULL,
+    display_name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lw_friends (
+    contact_id     TEXT PRIMARY KEY,
+    display_name   TEXT NOT NULL,
+    match_name     TEXT NOT NULL,             -- normalised display name used for matching
+    master_user_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS lw_friends_match ON lw_friends (match_name);
+CREATE TABLE IF NOT EXISTS lw_message_friends (   -- which linked LINE users a message belongs to
+    message_key TEXT NOT NULL,
+    contact_id  TEXT NOT NULL,
+    hour_bucket TEXT NOT NULL,
+    PRIMARY KEY (message_key, contact_id)
+);
+CREATE INDEX IF NOT EXISTS lw_message_friends_hour ON lw_message_friends (contact_id, hour_bucket);
+CREATE TABLE IF NOT EXISTS lw_resolution_issues (  -- participants that could not be resolved, with why
+    message_key TEXT NOT NULL,
+    participant TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    PRIMARY KEY (message_key, participant)
+);
+CREATE TABLE IF NOT EXISTS lw_pending_hours (      -- (friend, hour) to (re)render and load
+    contact_id  TEXT NOT NULL,
+    hour_bucket TEXT NOT NULL,
+    PRIMARY KEY (contact_id, hour_bucket)
+);
+CREATE TABLE IF NOT EXISTS lw_outbox (             -- rendered records waiting for the load task
+    activity_key TEXT PRIMARY KEY,
+    contact_id   TEXT NOT NULL,
+    hour_bucket  TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    record       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lw_activities (         -- what Salesforce has, per activity key
+    activity_key  TEXT PRIMARY KEY,
+    contact_id    TEXT NOT NULL,
+    hour_bucket   TEXT NOT NULL,
+    content_hash  TEXT NOT NULL,
+    sf_id         TEXT,
+    status        TEXT NOT NULL,               -- created | updated | rejected
+    error_code    TEXT,
+    error_message TEXT,
+    run_id        TEXT NOT NULL
+);
+
+-- name: insert_message
+INSERT INTO lw_messages (message_key, domain_id, channel_id, sent_at, sender_raw, sender_kind, sender_name,
+                         sender_email, recipients_raw, body, content_kind, source, run_id)
+VALUES (:message_key, :domain_id, :channel_id, :sent_at, :sender_raw, :sender_kind, :sender_name,
+        :sender_email, :recipients_raw, :body, :content_kind, :source, :run_id)
+ON CONFLICT (message_key) DO NOTHING;
+
+-- name: insert_quarantine
+INSERT INTO lw_quarantine (source, row_number, reason, raw, detail, run_id)
+VALUES (:source, :row_number, :reason, :raw, :detail, :run_id)
+ON CONFLICT (source, row_number, reason) DO NOTHING;
+
+-- name: upsert_member
+INSERT INTO lw_members (user_id, email, display_name) VALUES (:user_id, :email, :display_name)
+ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, display_name = excluded.display_name;
+
+-- name: upsert_friend
+INSERT INTO lw_friends (contact_id, display_name, match_name, master_user_id)
+VALUES (:contact_id, :display_name, :match_name, :master_user_id)
+ON CONFLICT (contact_id) DO UPDATE SET display_name = excluded.display_name, match_name = excluded.match_name,
+    master_user_id = excluded.master_user_id;
+
+-- name: messages_to_resolve
+SELECT message_key, channel_id, sent_at, sender_raw, sender_kind, sender_name, sender_email, recipients_raw
+FROM lw_messages
+WHERE resolution = 'new' OR (resolution = 'unresolved' AND sent_at >= :retry_since)
+ORDER BY sent_at, message_key;
+
+-- name: set_resolution
+UPDATE lw_messages SET resolution = :resolution WHERE message_key = :message_key;
+
+-- name: insert_message_friend
+INSERT INTO lw_message_friends (message_key, contact_id, hour_bucket) VALUES (:message_key, :contact_id, :hour_bucket)
+ON CONFLICT (message_key, contact_id) DO NOTHING;
+
+-- name: insert_resolution_issue
+INSERT INTO lw_resolution_issues (message_key, participant, reason, run_id)
+VALUES (:message_key, :participant, :reason, :run_id)
+ON CONFLICT (message_key, participant) DO UPDATE SET reason = excluded.reason, run_id = excluded.run_id;
+
+-- name: clear_resolution_issue
+DELETE FROM lw_resolution_issues WHERE message_key = :message_key;
+
+-- name: insert_pending
+INSERT INTO lw_pending_hours (contact_id, hour_bucket) VALUES (:contact_id, :hour_bucket)
+ON CONFLICT (contact_id, hour_bucket) DO NOTHING;
+
+-- name: pending_messages
+SELECT f.contact_id, f.hour_bucket, m.message_key, m.channel_id, m.sent_at, m.sender_kind, m.sender_name,
+       m.sender_email, m.sender_raw, m.recipients_raw, m.body, m.content_kind
+FROM lw_pending_hours p
+JOIN lw_message_friends f ON f.contact_id = p.contact_id AND f.hour_bucket = p.hour_bucket
+JOIN lw_messages m ON m.message_key = f.message_key
+ORDER BY f.contact_id, f.hour_bucket, m.sent_at, m.message_key;
+
+-- name: pending_contacts
+SELECT DISTINCT contact_id FROM lw_pending_hours;
+
+-- name: delete_pending
+DELETE FROM lw_pending_hours WHERE contact_id = :contact_id AND hour_bucket = :hour_bucket;
+
+-- name: activity_hash
+SELECT content_hash FROM lw_activities WHERE activity_key = :activity_key;
+
+-- name: upsert_outbox
+INSERT INTO lw_outbox (activity_key, contact_id, hour_bucket, content_hash, record)
+VALUES (:activity_key, :contact_id, :hour_bucket, :content_hash, :record)
+ON CONFLICT (activity_key) DO UPDATE SET content_hash = excluded.content_hash, record = excluded.record;
+
+-- name: outbox
+SELECT activity_key, contact_id, hour_bucket, content_hash, record FROM lw_outbox ORDER BY activity_key;
+
+-- name: delete_outbox
+DELETE FROM lw_outbox WHERE activity_key = :activity_key;
+
+-- name: upsert_activity
+INSERT INTO lw_activities (activity_key, contact_id, hour_bucket, content_hash, sf_id, status, error_code,
+                           error_message, run_id)
+VALUES (:activity_key, :contact_id, :hour_bucket, :content_hash, :sf_id, :status, :error_code, :error_message,
+        :run_id)
+ON CONFLICT (activity_key) DO UPDATE SET content_hash = excluded.content_hash,
+    sf_id = COALESCE(excluded.sf_id, lw_activities.sf_id), status = excluded.status,
+    error_code = excluded.error_code, error_message = excluded.error_message, run_id = excluded.run_id;
