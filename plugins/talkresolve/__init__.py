@@ -1,0 +1,123 @@
+"""Who is who in a talk: CSV participants → LINE WORKS members and LINE friends (DESIGN §4).
+
+Members are recognised by e-mail (``list_users``). A LINE user appears in the CSV only by display name,
+so it is matched among the **friends of the members taking part in that message** (Contacts API,
+``linkedExternalUser.buddyUserIds``): a unique match links the message to that friend; none or several
+are recorded as an issue with a reason — never guessed. Bot messages and talks with no LINE user are
+marked so the pipeline can exclude them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from talklog.people import parse_person, split_recipients
+
+_SPACES = re.compile(r"\s+")
+
+
+def match_name(name: str) -> str:
+    """Normalise a display name for matching: NFKC (full/half width), spaces incl. U+3000, case."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    email: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class Friend:
+    contact_id: str
+    display_name: str
+    master_user_id: str
+
+
+@dataclass
+class Resolution:
+    """Per message: its status, the friends it belongs to, and what could not be resolved."""
+
+    statuses: list[dict] = field(default_factory=list)  # message_key, resolution
+    links: list[dict] = field(default_factory=list)  # message_key, contact_id, hour_bucket
+    issues: list[dict] = field(default_factory=list)  # message_key, participant, reason
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.statuses if s["resolution"] == status)
+
+
+def friend_from_contact(contact: dict) -> Friend | None:
+    """A Contacts-API contact → Friend (``None`` for a contact that is not a linked external user).
+
+    The LINE display name's place in the contact JSON is UNCONFIRMED (docs/architecture.md): both name
+    parts are joined, so either placement works.
+    """
+    linked = contact.get("linkedExternalUser")
+    if not linked or not linked.get("buddyUserIds"):
+        return None
+    name = contact.get("contactName") or {}
+    display = f"{name.get('lastName') or ''}{name.get('firstName') or ''}".strip()
+    return Friend(contact["contactId"], display, linked["buddyUserIds"][0])
+
+
+def member_from_user(user: dict) -> Member:
+    name = user.get("userName") or {}
+    display = " ".join(p for p in (name.get("lastName"), name.get("firstName")) if p)
+    return Member(user["userId"], (user.get("email") or "").lower(), display or user.get("email", ""))
+
+
+def resolve_messages(
+    messages: pd.DataFrame,
+    members: Iterable[Member],
+    friends: Iterable[Friend],
+    *,
+    separator: str,
+    hour_bucket: Callable[[pd.Series], pd.Series],
+    exclude_bots: bool = True,
+) -> Resolution:
+    """Resolve archived messages (columns of ``messages_to_resolve`` in include/sql/archive.sql)."""
+    by_email = {m.email: m for m in members if m.email}
+    by_name: dict[str, list[Friend]] = defaultdict(list)
+    for f in friends:
+        by_name[match_name(f.display_name)].append(f)
+    result = Resolution()
+    if messages.empty:
+        return result
+    hours = hour_bucket(pd.to_datetime(messages["sent_at"], utc=True))
+    for row, hour in zip(messages.itertuples(index=False), hours):
+        key = row.message_key
+        if row.sender_kind == "bot" and exclude_bots:
+            result.statuses.append({"message_key": key, "resolution": "bot"})
+            continue
+        people = [parse_person(row.sender_raw)] + [
+            parse_person(c) for c in split_recipients(row.recipients_raw, separator)
+        ]
+        present = {by_email[p.email].user_id for p in people if p.email and p.email in by_email}
+        externals = list(dict.fromkeys(p.name for p in people if p.kind == "external" and p.name))
+        if not externals:
+            result.statuses.append({"message_key": key, "resolution": "internal"})
+            continue
+        linked = 0
+        for name in externals:
+            candidates = [f for f in by_name.get(match_name(name), ()) if f.master_user_id in present]
+            if len(candidates) == 1:
+                result.links.append(
+                    {"message_key": key, "contact_id": candidates[0].contact_id, "hour_bucket": hour}
+                )
+                linked += 1
+            else:
+                reason = (
+                    "ambiguous_external"
+                    if candidates
+                    else ("unknown_external" if present else "no_member_in_talk")
+                )
+                result.issues.append({"message_key": key, "participant": name, "reason": reason})
+        result.statuses.append({"message_key": key, "resolution": "resolved" if linked else "unresolved"})
+    return result
