@@ -1,0 +1,166 @@
+"""The archive/state database of the talk-log pipeline (SQLite by default, PostgreSQL in production).
+
+The archive is the single source of truth for what has been seen (DESIGN §1): every message is
+inserted once (``ON CONFLICT DO NOTHING`` on its key), so overlapping windows, retries and history
+imports never duplicate anything. The SQL lives in ``include/sql/archive.sql``; this module only runs it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+SQL_FILE = Path(__file__).resolve().parents[2] / "include" / "sql" / "archive.sql"
+_BATCH = 5_000
+
+
+@cache
+def statements(path: Path = SQL_FILE) -> dict[str, str]:
+    """The named statements of ``archive.sql`` (split on ``-- name:`` markers)."""
+    text = path.read_text(encoding="utf-8")
+    parts = re.split(r"^-- name: (\w+)\s*$", text, flags=re.M)
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2])}
+
+
+def archive_url(
+    conn_type: str,
+    host: str | None = None,
+    login: str | None = None,
+    password: str | None = None,
+    port: int | None = None,
+    schema: str | None = None,
+) -> str:
+    """A SQLAlchemy URL from an Airflow connection's fields (``sqlite`` or ``postgres``)."""
+    if conn_type == "sqlite":
+        if not host:
+            raise ValueError("a sqlite archive connection needs the database file path in Host")
+        return f"sqlite:///{host}"
+    if conn_type in ("postgres", "postgresql"):
+        url = sa.engine.URL.create(
+            "postgresql+psycopg2", username=login, password=password, host=host, port=port, database=schema
+        )
+        return url.render_as_string(hide_password=False)
+    raise ValueError(f"the archive connection must be sqlite or postgres, not {conn_type!r}")
+
+
+class Archive:
+    """Runs the archive's statements on a SQLAlchemy engine."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = sa.create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sql = statements()
+
+    def create_schema(self) -> None:
+        with self.engine.begin() as conn:
+            for statement in _split(self.sql["schema"]):
+                conn.exec_driver_sql(statement)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def execute_many(
+        self, name: str, rows: Iterable[dict[str, Any]], conn: sa.Connection | None = None
+    ) -> int:
+        """Run statement ``name`` for every row, in batches; returns the rows sent."""
+        statement = sa.text(self.sql[name])
+        sent = 0
+        batch: list[dict[str, Any]] = []
+
+        def flush(c: sa.Connection) -> None:
+            nonlocal sent
+            if batch:
+                c.execute(statement, batch)
+                sent += len(batch)
+                batch.clear()
+
+        with self._conn(conn) as c:
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= _BATCH:
+                    flush(c)
+            flush(c)
+        return sent
+
+    def query(
+        self, name: str, params: dict[str, Any] | None = None, conn: sa.Connection | None = None
+    ) -> list[dict]:
+        with self._conn(conn) as c:
+            return [dict(r._mapping) for r in c.execute(sa.text(self.sql[name]), params or {})]
+
+    def query_raw(self, sql: str, params: dict[str, Any] | None = None) -> list[dict]:
+        """Rows of an ad-hoc SELECT (portable SQL only)."""
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.text(sql), params or {})]
+
+    def query_frames(
+        self, name: str, params: dict[str, Any] | None = None, chunksize: int = 200_000
+    ) -> Iterator[pd.DataFrame]:
+        """Stream a query's rows as DataFrames of at most ``chunksize`` rows."""
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True).execute(
+                sa.text(self.sql[name]), params or {}
+            )
+            columns = list(result.keys())
+            while True:
+                rows = result.fetchmany(chunksize)
+                if not rows:
+                    break
+                yield pd.DataFrame(rows, columns=columns)
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(sql), params or {}).scalar()
+
+    def counts(self) -> dict[str, int]:
+        tables = [
+            "lw_messages",
+            "lw_quarantine",
+            "lw_message_friends",
+            "lw_pending_hours",
+            "lw_outbox",
+            "lw_activities",
+            "lw_resolution_issues",
+            "lw_members",
+            "lw_friends",
+        ]
+        return {t: int(self.scalar(f"SELECT COUNT(*) FROM {t}")) for t in tables}
+
+    @contextmanager
+    def _conn(self, conn: sa.Connection | None) -> Iterator[sa.Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.begin() as c:
+                yield c
+
+
+def _split(script: str) -> Sequence[str]:
+    """Statements of a script (no ``;`` inside literals or comments in our SQL), leading comments removed."""
+    out = []
+    for chunk in script.split(";"):
+        lines = [line for line in chunk.strip().splitlines() if line.strip()]
+        while lines and lines[0].lstrip().startswith("--"):
+            lines.pop(0)
+        if lines:
+            out.append("\n".join(lines))
+    return out
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

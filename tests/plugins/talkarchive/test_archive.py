@@ -1,0 +1,134 @@
+"""The archive's portable SQL on SQLite (always) and PostgreSQL (when a server is reachable)."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from talkarchive import Archive, archive_url, statements
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+
+
+def _postgres_available() -> bool:
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def archive(request, tmp_path):
+    if request.param == "sqlite":
+        yield Archive(f"sqlite:///{tmp_path / 'archive.db'}")
+        return
+    if not _postgres_available():
+        pytest.skip(
+            f"PostgreSQL is not reachable on {PG_HOST}:{PG_PORT} (CI has one; a fresh machine may not)"
+        )
+    admin = sa.create_engine(
+        f"postgresql+psycopg2://postgres@{PG_HOST}:{PG_PORT}/postgres", isolation_level="AUTOCOMMIT"
+    )
+    name = f"lw_test_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    archive = Archive(archive_url("postgres", PG_HOST, "postgres", None, PG_PORT, name))
+    yield archive
+    archive.engine.dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE {name}")
+
+
+def _message(key: str, **overrides) -> dict:
+    row = {
+        "message_key": key,
+        "domain_id": "1",
+        "channel_id": "ch",
+        "sent_at": "2026-11-20T00:00:00Z",
+        "sender_raw": "はなちゃん",
+        "sender_kind": "external",
+        "sender_name": "はなちゃん",
+        "sender_email": "",
+        "recipients_raw": "山田 太郎 (taro@example.com)",
+        "body": "こんにちは🍣",
+        "content_kind": "text",
+        "source": "a.csv",
+        "run_id": "r1",
+    }
+    return {**row, **overrides}
+
+
+def test_should_create_the_schema_twice_without_error(archive):
+    archive.create_schema()
+    archive.create_schema()
+    assert archive.counts()["lw_messages"] == 0
+
+
+def test_should_insert_each_message_once(archive):
+    archive.create_schema()
+    archive.execute_many("insert_message", [_message("k1"), _message("k2")])
+    archive.execute_many("insert_message", [_message("k2", body="changed", run_id="r2"), _message("k3")])
+    rows = archive.query_raw("SELECT message_key, body, run_id FROM lw_messages ORDER BY message_key")
+    assert [(r["message_key"], r["body"], r["run_id"]) for r in rows] == [
+        ("k1", "こんにちは🍣", "r1"),
+        ("k2", "こんにちは🍣", "r1"),
+        ("k3", "こんにちは🍣", "r1"),
+    ]
+
+
+def test_should_keep_pending_hours_and_activities_idempotent(archive):
+    archive.create_schema()
+    pending = [{"contact_id": "c1", "hour_bucket": "2026112009"}] * 3
+    archive.execute_many("insert_pending", pending)
+    assert archive.counts()["lw_pending_hours"] == 1
+    row = {
+        "activity_key": "LW-1-c1-2026112009",
+        "contact_id": "c1",
+        "hour_bucket": "2026112009",
+        "content_hash": "h1",
+        "sf_id": "00T000000000001AAA",
+        "status": "created",
+        "error_code": None,
+        "error_message": None,
+        "run_id": "r1",
+    }
+    archive.execute_many("upsert_activity", [row])
+    archive.execute_many(
+        "upsert_activity", [{**row, "content_hash": "h2", "sf_id": None, "status": "updated"}]
+    )
+    stored = archive.query_raw("SELECT content_hash, sf_id, status FROM lw_activities")
+    assert stored == [{"content_hash": "h2", "sf_id": "00T000000000001AAA", "status": "updated"}]
+
+
+def test_should_stream_query_results_in_frames(archive):
+    archive.create_schema()
+    archive.execute_many("insert_message", [_message(f"k{i:05d}") for i in range(12_000)])
+    sizes = [
+        len(f)
+        for f in archive.query_frames("messages_to_resolve", {"retry_since": "2026-01-01"}, chunksize=5000)
+    ]
+    assert sizes == [5000, 5000, 2000]
+
+
+def test_should_name_every_statement_of_the_sql_file():
+    assert {
+        "schema",
+        "insert_message",
+        "insert_quarantine",
+        "pending_messages",
+        "upsert_activity",
+        "outbox",
+    } <= set(statements())
+
+
+def test_should_build_urls_from_airflow_connections():
+    assert archive_url("sqlite", "/tmp/a.db") == "sqlite:////tmp/a.db"
+    assert (
+        archive_url("postgres", "db", "u", "p@ss", 5432, "lw") == "postgresql+psycopg2://u:p%40ss@db:5432/lw"
+    )
+    with pytest.raises(ValueError, match="sqlite or postgres"):
+        archive_url("mysql", "db")
