@@ -34,7 +34,7 @@ $(AIRFLOW_HOME)/.migrated: $(STAMP)
 	$(VENV)/bin/airflow db migrate > $(AIRFLOW_HOME)/migrate.log 2>&1 || (cat $(AIRFLOW_HOME)/migrate.log; exit 1)
 	@touch $@
 
-demo: $(STAMP)
+demo: $(STAMP) airflow-db
 	$(PY) scripts/demo.py
 
 test: $(STAMP)

@@ -74,6 +74,24 @@ class LineWorksSandbox:
     def connection(self, **extra) -> dict:
         return self.creds.connection(self.url, self.ca_bundle, **{**FAST_RETRIES, **extra})
 
+    def state_users(self) -> list[dict]:
+        """Members as the sandbox holds them (``GET /users/{id}`` documents)."""
+        return [json.loads(r[0]) for r in self.state._db.execute("SELECT doc FROM users ORDER BY ordinal")]
+
+    def state_friends(self) -> list[dict]:
+        """LINE friends as the sandbox holds them: contact id, display name, master member."""
+        rows = self.state._db.execute(
+            "SELECT contact_id, display_name, doc FROM contacts WHERE linked = 1 ORDER BY ordinal"
+        )
+        return [
+            {
+                "contactId": cid,
+                "display": name,
+                "master": json.loads(doc)["linkedExternalUser"]["buddyUserIds"][0],
+            }
+            for cid, name, doc in rows
+        ]
+
 
 @pytest.fixture
 def lineworks_sandbox(_lineworks_server, sandbox_tls, credentials) -> LineWorksSandbox:

@@ -22,8 +22,11 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 
 REDACTED = "[非表示]"
-# A card number: 13 to 16 digits, optionally separated by single spaces or hyphens.
-CARD_NUMBER_PATTERN = r"\b(?:\d[ -]?){13,16}\b"
+# A card number: 13 to 16 digits, optionally separated by single spaces or hyphens, not inside a
+# longer run of digits. Digit look-arounds instead of ``\b``: in Japanese text a number is often
+# written right after kana or kanji (``カード4111111111111111``), which ``\b`` (Unicode word
+# boundary) does not separate from the digits.
+CARD_NUMBER_PATTERN = r"(?<!\d)\d(?:[ -]?\d){12,15}(?!\d)"
 
 
 def compile_patterns(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:

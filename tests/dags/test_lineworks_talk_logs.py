@@ -1,17 +1,24 @@
-"""``lineworks_talk_logs`` run by Airflow itself (``airflow dags test``) against the LINE WORKS sandbox."""
+"""``lineworks_talk_logs`` run by Airflow itself (``airflow dags test``) against both sandboxes.
+
+The demo company talks 09:00–11:00 JST on 2026-11-20 (00:00–02:00 UTC). A run whose data interval ends
+at 02:00 UTC re-reads the two hours before it (the look-back), so one run sees the whole demo.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from sandbox.demo_org import register_friends, seed_reps
+
 ROOT = Path(__file__).resolve().parents[2]
+RUN_DATE = "2026-11-20T02:00:00+00:00"
 
 
 @pytest.fixture(scope="session")
@@ -33,28 +40,125 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
     return env
 
 
-def test_should_stage_the_lookback_window_of_a_run(airflow_env, lineworks_sandbox, tmp_path):
-    lineworks_sandbox.seed(size="demo", seed=42)  # messages 2026-11-20 09:00–11:00 JST
-    env = {
-        **airflow_env,
-        "AIRFLOW_CONN_LINEWORKS_DEFAULT": json.dumps(lineworks_sandbox.connection()),
-        "LINEWORKS_STAGING_URL": f"file://{tmp_path}",
-    }
-    # Data interval [00:50, 01:00) UTC; look-back 2 h → [23:00, 01:00) UTC = 08:00–10:00 JST.
-    run = subprocess.run(
-        ["airflow", "dags", "test", "lineworks_talk_logs", "2026-11-20T01:00:00+00:00"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+class Org:
+    """The two sandboxes seeded with the demo company, and the Airflow environment pointing at them."""
+
+    def __init__(self, lineworks, salesforce, env: dict[str, str], tmp: Path) -> None:
+        self.lineworks, self.salesforce, self.tmp = lineworks, salesforce, tmp
+        stats = lineworks.seed(size="demo", seed=42)
+        self.domain_id = str(stats["domainId"])
+        self.archive_path = tmp / "archive.db"
+        self.env = {
+            **env,
+            "AIRFLOW_CONN_LINEWORKS_DEFAULT": json.dumps(lineworks.connection(domain_id=self.domain_id)),
+            "AIRFLOW_CONN_SALESFORCE_DEFAULT": json.dumps(
+                salesforce.connection(backoff_base=0.01, backoff_max=0.05, bulk_poll_interval=0.05)
+            ),
+            "AIRFLOW_CONN_LINEWORKS_ARCHIVE": json.dumps(
+                {"conn_type": "sqlite", "host": str(self.archive_path)}
+            ),
+            "LINEWORKS_STAGING_URL": f"file://{tmp / 'staging'}",
+        }
+        self.users = {u["userId"]: u for u in lineworks.state_users()}
+        self.friends = lineworks.state_friends()
+        # The reps are Salesforce users too (matched by e-mail).
+        self.sf_user_of = seed_reps(salesforce.control, list(self.users.values()))
+
+    def register(self, friends: list[dict], how: str = "none") -> None:
+        """Register friends as 社外連絡先 linked to a new Lead / Contact / person Account, or to nothing."""
+        register_friends(self.salesforce.control, friends, how)
+
+    def run(self, logical_date: str = RUN_DATE, **extra_env: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            ["airflow", "dags", "test", "lineworks_talk_logs", logical_date],
+            env={**self.env, **extra_env},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+        assert "lineworks_talk_logs summary" in done.stdout + done.stderr
+        return done
+
+    def tasks(self) -> list[dict]:
+        sf = self.salesforce.simple_salesforce()
+        return sf.query_all(
+            "SELECT Id, ActivityKey__c, Subject, Description, WhoId, WhatId, OwnerId, "
+            "MessageCount__c, Status, ActivityDate FROM Task"
+        )["records"]
+
+    def archive(self, sql: str) -> list[tuple]:
+        with sqlite3.connect(self.archive_path) as db:
+            return db.execute(sql).fetchall()
+
+
+@pytest.fixture
+def org(airflow_env, lineworks_sandbox, salesforce_sandbox, tmp_path) -> Org:
+    return Org(lineworks_sandbox, salesforce_sandbox, airflow_env, tmp_path)
+
+
+def test_should_turn_the_demo_talks_into_one_task_per_friend_and_hour(org):
+    friends = org.friends
+    registered = friends[1:]  # friends[0] stays unregistered
+    org.register(registered[0::3], "lead")
+    org.register(registered[1::3], "contact")
+    org.register(registered[2::3], "none")
+    org.run()
+
+    tasks = org.tasks()
+    assert tasks, "no Task was created"
+    by_key = {t["ActivityKey__c"]: t for t in tasks}
+    assert len(by_key) == len(tasks)  # one Task per key
+    linked = {f["contactId"] for f in registered}
+    # Every message resolved to a registered friend is a line of exactly that friend's hour Task.
+    rows = org.archive(
+        "SELECT f.contact_id, f.hour_bucket, m.body FROM lw_message_friends f "
+        "JOIN lw_messages m ON m.message_key = f.message_key"
     )
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    staged = tmp_path / "message-contents" / "20261120T010000.csv"
-    with open(staged, encoding="utf-8", newline="") as fh:
-        rows = list(csv.reader(fh))
-    assert rows[0] == ["日時", "送信者", "受信者", "チャンネルID", "トーク"]
-    assert rows[1:] and all(r[0].startswith("2026-11-20T09:") for r in rows[1:])
-    # Customers' words stay out of the task log.
-    for row in rows[1:]:
-        if len(row[4]) > 12:
-            assert row[4] not in run.stdout + run.stderr
+    expected: dict[tuple[str, str], int] = {}
+    for contact_id, hour, _ in rows:
+        expected[(contact_id, hour)] = expected.get((contact_id, hour), 0) + 1
+    loaded = {
+        (k.split("-", 2)[2].rsplit("-", 1)[0], k.rsplit("-", 1)[1]): t
+        for k, t in by_key.items()
+        if not k.rsplit("-", 1)[1].startswith("p")
+    }
+    for (contact_id, hour), count in expected.items():
+        if contact_id in linked:
+            task = loaded[(contact_id, hour)]
+            assert task["MessageCount__c"] == count
+            assert task["Subject"] == "LINE WORKSログ" and task["Status"] == "Completed"
+        else:
+            assert (contact_id, hour) not in loaded  # not registered yet: archived, not loaded
+    # Bot messages and internal rooms never become lines.
+    statuses = dict(org.archive("SELECT resolution, COUNT(*) FROM lw_messages GROUP BY resolution"))
+    assert statuses.get("bot", 0) >= 1 and statuses.get("internal", 0) >= 1
+    for task in tasks:
+        assert "[Bot]" not in task["Description"]
+    # Each Task belongs to the rep who owns the friend.
+    master = {f["contactId"]: f["master"] for f in friends}
+    for (contact_id, _), task in loaded.items():
+        assert task["OwnerId"] == org.sf_user_of[master[contact_id]]
+
+
+def test_should_change_nothing_when_the_same_window_runs_again(org):
+    org.register(org.friends, "contact")
+    org.run()
+    before = {t["ActivityKey__c"]: t["Description"] for t in org.tasks()}
+    calls_before = org.salesforce.calls()
+    again = org.run("2026-11-20T02:00:00+00:00")
+    assert "'salesforce_calls': 0" in again.stdout + again.stderr
+    assert {t["ActivityKey__c"]: t["Description"] for t in org.tasks()} == before
+    writes = ("collections.upsert", "bulk2.create_job", "sobject.upsert")
+    assert all(org.salesforce.calls().get(w, 0) == calls_before.get(w, 0) for w in writes)
+
+
+def test_should_load_a_friend_s_history_once_the_rep_registers_it(org):
+    late = org.friends[0]
+    org.register(org.friends[1:], "none")
+    org.run()
+    assert not [t for t in org.tasks() if late["contactId"] in t["ActivityKey__c"]]
+    org.register([late], "lead")
+    org.run("2026-11-20T02:10:00+00:00")
+    theirs = [t for t in org.tasks() if late["contactId"] in t["ActivityKey__c"]]
+    assert theirs and all(t["WhoId"].startswith("00Q") and t["WhatId"] is None for t in theirs)

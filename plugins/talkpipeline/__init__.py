@@ -1,0 +1,414 @@
+"""The talk-log pipeline's steps, independent of Airflow: archive → resolve → build → load (DESIGN §1).
+
+Every way a message enters — scheduled run, backfill, range import, file import — calls these same
+functions, so keys and results are the same whichever path saw a message first. The steps talk to
+LINE WORKS and Salesforce through the objects they are given (the hooks in production and tests).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+import sqlalchemy as sa
+
+from pipeline_settings import Settings
+from salesforce_model.soql import soql
+from talkarchive import Archive
+from talklog.csvparse import ParseSettings, parse_message_csv
+from talklog.keys import hour_bucket
+from talklog.people import parse_person, split_recipients
+from talkrender.render import RenderSettings, render_activities
+from talkresolve import Friend, Member, friend_from_contact, match_name, member_from_user, resolve_messages
+
+_ID_CHUNK = 200  # ids per SOQL IN list (keeps queries far below the 100,000-character limit)
+
+
+class LineWorksClient(Protocol):
+    def list_users(self) -> Any: ...
+    def list_friends(self) -> Any: ...
+
+
+class SalesforceClient(Protocol):
+    budget: Any  # .spent: API calls this client has made (hooks.salesforce.ApiBudget)
+
+    def query_records(self, soql_text: str) -> Any: ...
+    def upsert_activities(self, records: list[dict], key_field: str = ...) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every step needs: the archive, the settings, the run's id and the LINE WORKS domain."""
+
+    archive: Archive
+    settings: Settings
+    run_id: str
+    domain_id: str
+
+    def hours(self, ts: pd.Series) -> pd.Series:
+        """The org-local hour of each instant as ``YYYYMMDDHH`` (the archive's hour buckets)."""
+        return hour_bucket(ts, self.settings.timezone).dt.strftime("%Y%m%d%H")
+
+
+# --- archive ------------------------------------------------------------------------------------------
+def archive_file(run: Run, path: str | Path, source: str | None = None) -> dict[str, Any]:
+    """Parse a staged message-contents CSV into the archive; malformed rows go to quarantine."""
+    source = source or Path(path).name
+    settings = ParseSettings(
+        timezone=run.settings.timezone,
+        recipient_separator=run.settings.csv_recipient_separator,
+        domain_id=run.domain_id,
+    )
+    rows = new = 0
+    quarantined: Counter[str] = Counter()
+    for chunk in parse_message_csv(path, settings, source=source):
+        messages = chunk.messages
+        rows += len(messages) + len(chunk.quarantined)
+        if not messages.empty:
+            frame = messages.assign(
+                sent_at=_iso(messages["sent_at"]), body=messages["text"], run_id=run.run_id
+            )
+            before = _count(run, "SELECT COUNT(*) FROM lw_messages")
+            run.archive.execute_many(
+                "insert_message",
+                _records(
+                    frame,
+                    [
+                        "message_key",
+                        "domain_id",
+                        "channel_id",
+                        "sent_at",
+                        "sender_raw",
+                        "sender_kind",
+                        "sender_name",
+                        "sender_email",
+                        "recipients_raw",
+                        "body",
+                        "content_kind",
+                        "source",
+                        "run_id",
+                    ],
+                ),
+            )
+            new += _count(run, "SELECT COUNT(*) FROM lw_messages") - before
+        if not chunk.quarantined.empty:
+            q = chunk.quarantined.assign(run_id=run.run_id)
+            run.archive.execute_many(
+                "insert_quarantine",
+                _records(q, ["source", "row_number", "reason", "raw", "detail", "run_id"]),
+            )
+            quarantined.update(chunk.quarantined["reason"].tolist())
+    return {"rows": rows, "new_messages": new, "quarantined": dict(quarantined)}
+
+
+# --- resolve --------------------------------------------------------------------------------------------
+def refresh_directory(run: Run, lineworks: LineWorksClient) -> dict[str, int]:
+    """Cache members (``list_users``) and LINE friends (``list_friends``) in the archive."""
+    members = [member_from_user(u) for u in lineworks.list_users()]
+    friends = [f for f in (friend_from_contact(c) for c in lineworks.list_friends()) if f is not None]
+    with run.archive.transaction() as conn:
+        run.archive.execute_many(
+            "upsert_member",
+            ({"user_id": m.user_id, "email": m.email, "display_name": m.display_name} for m in members),
+            conn,
+        )
+        run.archive.execute_many(
+            "upsert_friend",
+            (
+                {
+                    "contact_id": f.contact_id,
+                    "display_name": f.display_name,
+                    "match_name": match_name(f.display_name),
+                    "master_user_id": f.master_user_id,
+                }
+                for f in friends
+            ),
+            conn,
+        )
+    return {"members": len(members), "friends": len(friends)}
+
+
+def resolve(run: Run) -> dict[str, Any]:
+    """Resolve new (and recently unresolved) messages; mark the (friend, hour)s they touch as pending."""
+    members = [
+        Member(**r) for r in run.archive.query_raw("SELECT user_id, email, display_name FROM lw_members")
+    ]
+    friends = [
+        Friend(**r)
+        for r in run.archive.query_raw("SELECT contact_id, display_name, master_user_id FROM lw_friends")
+    ]
+    retry_since = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=run.settings.retry_unresolved_days)
+    totals: Counter[str] = Counter()
+    issues: Counter[str] = Counter()
+    for frame in run.archive.query_frames("messages_to_resolve", {"retry_since": _iso_one(retry_since)}):
+        result = resolve_messages(
+            frame,
+            members,
+            friends,
+            separator=run.settings.csv_recipient_separator,
+            hour_bucket=run.hours,
+            exclude_bots=run.settings.exclude_bots,
+        )
+        with run.archive.transaction() as conn:
+            run.archive.execute_many("set_resolution", result.statuses, conn)
+            run.archive.execute_many(
+                "clear_resolution_issue", ({"message_key": s["message_key"]} for s in result.statuses), conn
+            )
+            run.archive.execute_many(
+                "insert_resolution_issue", ({**i, "run_id": run.run_id} for i in result.issues), conn
+            )
+            run.archive.execute_many("insert_message_friend", result.links, conn)
+            run.archive.execute_many(
+                "insert_pending",
+                (
+                    {"contact_id": link["contact_id"], "hour_bucket": link["hour_bucket"]}
+                    for link in result.links
+                ),
+                conn,
+            )
+        totals.update(s["resolution"] for s in result.statuses)
+        issues.update(i["reason"] for i in result.issues)
+    return {"resolution": dict(totals), "issues": dict(issues)}
+
+
+# --- build ------------------------------------------------------------------------------------------------
+def build(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
+    """Render every pending (friend, hour) of linked friends; changed records go to the outbox.
+
+    Hours of friends not registered in Salesforce yet stay pending, so the first run after the rep
+    registers them loads their whole history.
+    """
+    contacts = [r["contact_id"] for r in run.archive.query("pending_contacts")]
+    if not contacts:
+        return {
+            "pending_friends": 0,
+            "rendered": 0,
+            "changed": 0,
+            "unchanged": 0,
+            "waiting_friends": 0,
+            "salesforce_calls": 0,
+        }
+    links = fetch_links(run, salesforce, contacts)
+    labels = _labels(run)
+    rendered = changed = unchanged = 0
+    waiting: set[str] = set()
+    render_settings = RenderSettings(
+        domain_id=run.domain_id,
+        timezone=run.settings.timezone,
+        subject_template=run.settings.subject_template,
+        redact_patterns=tuple(run.settings.redact_patterns),
+    )
+    for frame in run.archive.query_frames("pending_messages"):
+        messages = _render_input(frame, labels, run.settings.csv_recipient_separator)
+        result = render_activities(messages, links, render_settings)
+        waiting.update(result.unlinked["contact_id"].unique().tolist() if not result.unlinked.empty else [])
+        stored = _stored_hashes(run, list(result.hashes))
+        outbox = []
+        for record in result.records:
+            key = record["ActivityKey__c"]
+            rendered += 1
+            if stored.get(key) == result.hashes[key]:
+                unchanged += 1
+                continue
+            changed += 1
+            outbox.append(
+                {
+                    "activity_key": key,
+                    "contact_id": _contact_of(key),
+                    "hour_bucket": _hour_of(key),
+                    "content_hash": result.hashes[key],
+                    "record": json.dumps(record, ensure_ascii=False),
+                }
+            )
+        done = frame[~frame["contact_id"].isin(waiting)][["contact_id", "hour_bucket"]].drop_duplicates()
+        with run.archive.transaction() as conn:
+            run.archive.execute_many("upsert_outbox", outbox, conn)
+            run.archive.execute_many("delete_pending", done.to_dict("records"), conn)
+    return {
+        "pending_friends": len(contacts),
+        "rendered": rendered,
+        "changed": changed,
+        "unchanged": unchanged,
+        "waiting_friends": len(waiting),
+        "salesforce_calls": _calls(salesforce),
+    }
+
+
+def fetch_links(run: Run, salesforce: SalesforceClient, contact_ids: list[str]) -> pd.DataFrame:
+    """Salesforce's side of each friend: its 社外連絡先, the record it is linked to, and the rep's user."""
+    members = {r["user_id"]: r for r in run.archive.query_raw("SELECT user_id, email FROM lw_members")}
+    masters = {
+        r["contact_id"]: r["master_user_id"]
+        for r in run.archive.query_raw("SELECT contact_id, master_user_id FROM lw_friends")
+    }
+    users = list(
+        salesforce.query_records("SELECT Id, Email, LineWorksUserId__c FROM User WHERE IsActive = TRUE")
+    )
+    by_lw_id = {u["LineWorksUserId__c"]: u["Id"] for u in users if u.get("LineWorksUserId__c")}
+    by_email = {(u.get("Email") or "").lower(): u["Id"] for u in users if u.get("Email")}
+    rows = []
+    for start in range(0, len(contact_ids), _ID_CHUNK):
+        chunk = contact_ids[start : start + _ID_CHUNK]
+        query = soql(
+            "SELECT Id, LineWorksContactId__c, Lead__c, Contact__c, Account__c, Account__r.PersonContactId, "
+            "Account__r.IsPersonAccount FROM ExternalContact__c WHERE LineWorksContactId__c IN {ids}",
+            ids=chunk,
+        )
+        for ec in salesforce.query_records(query):
+            account = ec.get("Account__r") or {}
+            person = bool(account.get("IsPersonAccount"))
+            master = masters.get(ec["LineWorksContactId__c"])
+            member = members.get(master) or {}
+            owner = by_lw_id.get(master) or by_email.get((member.get("email") or "").lower())
+            rows.append(
+                {
+                    "contact_id": ec["LineWorksContactId__c"],
+                    "external_contact_id": ec["Id"],
+                    "lead_id": ec.get("Lead__c"),
+                    "contact_sf_id": ec.get("Contact__c"),
+                    # 個人取引先連携 only: a business Account is not a valid WhoId target
+                    "account_id": ec.get("Account__c") if person else None,
+                    "person_contact_id": account.get("PersonContactId") if person else None,
+                    "owner_user_id": owner,
+                }
+            )
+    columns = [
+        "external_contact_id",
+        "lead_id",
+        "contact_sf_id",
+        "account_id",
+        "person_contact_id",
+        "owner_user_id",
+    ]
+    return (
+        pd.DataFrame(rows, columns=["contact_id", *columns])
+        .drop_duplicates("contact_id")
+        .set_index("contact_id")
+    )
+
+
+# --- load -------------------------------------------------------------------------------------------------
+def load(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
+    """Upsert the outbox; store Salesforce ids, hashes and rejections; empty the outbox."""
+    outbox = run.archive.query("outbox")
+    if not outbox:
+        return {"created": 0, "updated": 0, "rejected": 0, "salesforce_calls": 0, "rejected_codes": {}}
+    records = [json.loads(r["record"]) for r in outbox]
+    report = salesforce.upsert_activities(records, key_field="ActivityKey__c")
+    rows = []
+    for r in outbox:
+        result = report.results[r["activity_key"]]
+        rows.append(
+            {
+                "activity_key": r["activity_key"],
+                "contact_id": r["contact_id"],
+                "hour_bucket": r["hour_bucket"],
+                "content_hash": r["content_hash"],
+                "sf_id": result.id,
+                "status": result.status,
+                "error_code": result.error_code,
+                "error_message": result.message,
+                "run_id": run.run_id,
+            }
+        )
+    with run.archive.transaction() as conn:
+        run.archive.execute_many("upsert_activity", rows, conn)
+        run.archive.execute_many("delete_outbox", ({"activity_key": r["activity_key"]} for r in outbox), conn)
+    rejected = Counter(r["error_code"] for r in rows if r["status"] == "rejected")
+    return {
+        "created": report.count("created"),
+        "updated": report.count("updated"),
+        "rejected": report.count("rejected"),
+        "salesforce_calls": report.api_calls,
+        "rejected_codes": dict(rejected),
+    }
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+def _labels(run: Run) -> dict[str, dict[str, str]]:
+    members = {
+        r["email"]: r["display_name"]
+        for r in run.archive.query_raw("SELECT email, display_name FROM lw_members")
+    }
+    friends = {
+        match_name(r["display_name"]): r["display_name"]
+        for r in run.archive.query_raw("SELECT display_name FROM lw_friends")
+    }
+    return {"members": members, "friends": friends}
+
+
+def _label(cell: str, labels: dict[str, dict[str, str]]) -> str:
+    person = parse_person(cell)
+    if person.kind == "member":
+        return labels["members"].get(person.email, person.name or person.email)
+    if person.kind == "external":
+        return labels["friends"].get(match_name(person.name), person.name)
+    return person.name or "Bot"
+
+
+def _render_input(frame: pd.DataFrame, labels: dict[str, dict[str, str]], separator: str) -> pd.DataFrame:
+    """Archive rows (one per message and friend) → the renderer's input columns."""
+    senders = [_label(c, labels) for c in frame["sender_raw"]]
+    recipient_cells = [split_recipients(c, separator) for c in frame["recipients_raw"]]
+    recipients = ["、".join(_label(c, labels) for c in cells) for cells in recipient_cells]
+    return pd.DataFrame(
+        {
+            "message_key": frame["message_key"],
+            "sent_at": pd.to_datetime(frame["sent_at"], utc=True),
+            "channel_id": frame["channel_id"],
+            "contact_id": frame["contact_id"],
+            "sender_label": senders,
+            "recipient_labels": recipients,
+            "text": frame["body"],
+            "content_kind": frame["content_kind"],
+            "is_group": [len(cells) > 1 for cells in recipient_cells],
+        }
+    )
+
+
+def _stored_hashes(run: Run, keys: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    statement = sa.text(
+        "SELECT activity_key, content_hash FROM lw_activities WHERE activity_key IN :keys"
+    ).bindparams(sa.bindparam("keys", expanding=True))
+    with run.archive.engine.connect() as conn:
+        for start in range(0, len(keys), 500):
+            for key, digest in conn.execute(statement, {"keys": keys[start : start + 500]}):
+                out[key] = digest
+    return out
+
+
+def _contact_of(activity_key: str) -> str:
+    # LW-<domain>-<contactId>-<YYYYMMDDHH>[-pN]; the contact id itself contains dashes
+    parts = activity_key.split("-")
+    end = -2 if parts[-1].startswith("p") and parts[-1][1:].isdigit() else -1
+    return "-".join(parts[2:end])
+
+
+def _hour_of(activity_key: str) -> str:
+    parts = activity_key.split("-")
+    return parts[-2] if parts[-1].startswith("p") and parts[-1][1:].isdigit() else parts[-1]
+
+
+def _iso(series: pd.Series) -> pd.Series:
+    return series.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_one(ts: pd.Timestamp) -> str:
+    return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    return frame[columns].to_dict("records")
+
+
+def _calls(salesforce: SalesforceClient) -> int:
+    return int(salesforce.budget.spent)
+
+
+def _count(run: Run, sql: str) -> int:
+    return int(run.archive.scalar(sql))

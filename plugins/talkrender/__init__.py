@@ -1,0 +1,51 @@
+"""Talk lines -> Salesforce Task activities, one per LINE friend per hour (pure Python, no Airflow).
+
+.. code-block:: python
+
+    from talkrender import RenderSettings, render_activities
+
+    result = render_activities(messages, links, RenderSettings(domain_id="10000001"))
+    result.records  # Task records for upsert by ActivityKey__c
+    result.hashes  # ActivityKey__c -> content hash, to skip unchanged records
+    result.unlinked  # rows of friends not registered yet, kept for a later run
+"""
+
+from __future__ import annotations
+
+from talkrender.redact import CARD_NUMBER_PATTERN, REDACTED, compile_patterns, redact_series, redact_text
+from talkrender.render import (
+    CONTINUATION_HEADER,
+    CONTINUATION_INDENT,
+    LINK_COLUMNS,
+    MESSAGE_COLUMNS,
+    Part,
+    RenderResult,
+    RenderSettings,
+    activity_key,
+    placement_fields,
+    record_hash,
+    render_activities,
+    render_body,
+    split_lines,
+)
+
+__all__ = [
+    "CARD_NUMBER_PATTERN",
+    "CONTINUATION_HEADER",
+    "CONTINUATION_INDENT",
+    "LINK_COLUMNS",
+    "MESSAGE_COLUMNS",
+    "REDACTED",
+    "Part",
+    "RenderResult",
+    "RenderSettings",
+    "activity_key",
+    "compile_patterns",
+    "placement_fields",
+    "record_hash",
+    "redact_series",
+    "redact_text",
+    "render_activities",
+    "render_body",
+    "split_lines",
+]

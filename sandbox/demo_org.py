@@ -1,0 +1,61 @@
+"""Set up the Salesforce sandbox org to match a seeded LINE WORKS tenant (demo, tests, benchmarks).
+
+The reps become Salesforce users (matched by e-mail), and friends can be registered as 社外連絡先
+linked to a new Lead, Contact or person Account — what the registration bot does for real reps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.control_client import SandboxControl
+
+LINK_KINDS = ("none", "lead", "contact", "person")
+
+
+def seed_reps(salesforce: SandboxControl, members: list[dict[str, Any]]) -> dict[str, str]:
+    """Create a Salesforce user per LINE WORKS member; returns LINE WORKS userId → Salesforce User Id."""
+    users = [
+        {
+            "Username": m["email"],
+            "Email": m["email"],
+            "LastName": m["userName"]["lastName"],
+            "FirstName": m["userName"].get("firstName"),
+            "IsActive": True,
+        }
+        for m in members
+    ]
+    created = salesforce.seed({"records": {"User": users}})["created"]["User"]
+    return {m["userId"]: sf_id for m, sf_id in zip(members, created)}
+
+
+def register_friends(
+    salesforce: SandboxControl, friends: list[dict[str, Any]], how: str = "none"
+) -> list[str]:
+    """Create a 社外連絡先 per friend (``contactId``, ``display``), linked as ``how``; returns their Ids."""
+    if how not in LINK_KINDS:
+        raise ValueError(f"how must be one of {LINK_KINDS}")
+    records = []
+    for friend in friends:
+        name = friend["display"][:80]
+        record = {
+            "Name": name,
+            "LineWorksContactId__c": friend["contactId"],
+            "LineDisplayName__c": friend["display"],
+        }
+        if how == "lead":
+            record["Lead__c"] = _create(
+                salesforce, "Lead", {"LastName": name, "Company": "（LINE WORKSから登録）"}
+            )
+        elif how == "contact":
+            record["Contact__c"] = _create(salesforce, "Contact", {"LastName": name})
+        elif how == "person":
+            record["Account__c"] = _create(salesforce, "Account", {"LastName": name})
+        records.append(record)
+    if not records:
+        return []
+    return salesforce.seed({"records": {"ExternalContact__c": records}})["created"]["ExternalContact__c"]
+
+
+def _create(salesforce: SandboxControl, sobject: str, values: dict[str, Any]) -> str:
+    return salesforce.seed({"records": {sobject: [values]}})["created"][sobject][0]
