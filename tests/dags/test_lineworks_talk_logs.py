@@ -92,9 +92,41 @@ class Org:
             return db.execute(sql).fetchall()
 
 
+def new_org(lineworks, salesforce, env: dict[str, str], tmp: Path) -> Org:
+    """Both sandboxes reset and seeded again, with a new archive: a fresh deployment."""
+    lineworks.control.reset()
+    lineworks.control.seed({"apps": [lineworks.creds.app_spec()], "bots": [lineworks.creds.bot_spec()]})
+    salesforce.control.reset()
+    salesforce.control.seed(salesforce.creds.seed_spec())
+    tmp.mkdir(parents=True, exist_ok=True)
+    return Org(lineworks, salesforce, env, tmp)
+
+
 @pytest.fixture
 def org(airflow_env, lineworks_sandbox, salesforce_sandbox, tmp_path) -> Org:
-    return Org(lineworks_sandbox, salesforce_sandbox, airflow_env, tmp_path)
+    return new_org(lineworks_sandbox, salesforce_sandbox, airflow_env, tmp_path)
+
+
+def snapshot(org: Org) -> list[tuple]:
+    """What a user sees in Salesforce: every Task's key, subject, lines, placement and owner."""
+    return sorted(
+        (
+            t["ActivityKey__c"],
+            t["Subject"],
+            t["Description"],
+            t["MessageCount__c"],
+            t["WhoId"],
+            t["WhatId"],
+            t["OwnerId"],
+        )
+        for t in org.tasks()
+    )
+
+
+def register_all(org: Org) -> None:
+    kinds = ["lead", "contact", "person", "none"]
+    for i, friend in enumerate(org.friends):
+        org.register([friend], kinds[i % len(kinds)])
 
 
 def test_should_turn_the_demo_talks_into_one_task_per_friend_and_hour(org):
@@ -162,3 +194,134 @@ def test_should_load_a_friend_s_history_once_the_rep_registers_it(org):
     org.run("2026-11-20T02:10:00+00:00")
     theirs = [t for t in org.tasks() if late["contactId"] in t["ActivityKey__c"]]
     assert theirs and all(t["WhoId"].startswith("00Q") and t["WhatId"] is None for t in theirs)
+
+
+def test_should_change_nothing_on_an_overlapping_backfill_or_history_import(org, tmp_path):
+    register_all(org)
+    org.run()
+    before = snapshot(org)
+    writes_before = _writes(org)
+    org.run("2026-11-20T02:10:00+00:00")  # overlapping window, as a backfill run would re-read
+    history = subprocess.run(
+        [
+            "airflow",
+            "dags",
+            "test",
+            "lineworks_history_import",
+            "2026-11-21T00:00:00+00:00",
+            "-c",
+            json.dumps({"mode": "range", "start": "2026-11-20", "end": "2026-11-20"}),
+        ],
+        env=org.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert history.returncode == 0, history.stdout[-6000:] + history.stderr[-3000:]
+    staged = next((tmp_path / "staging" / "message-contents").glob("*.csv"))
+    from_file = subprocess.run(
+        [
+            "airflow",
+            "dags",
+            "test",
+            "lineworks_history_import",
+            "2026-11-22T00:00:00+00:00",
+            "-c",
+            json.dumps({"mode": "file", "file": str(staged)}),
+        ],
+        env=org.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert from_file.returncode == 0, from_file.stdout[-6000:] + from_file.stderr[-3000:]
+    assert "'created': 0, 'updated': 0" in history.stdout + history.stderr
+    assert snapshot(org) == before
+    assert _writes(org) == writes_before  # zero upserts after the first run
+
+
+def test_should_end_in_the_fault_free_state_despite_faults(
+    airflow_env, lineworks_sandbox, salesforce_sandbox, tmp_path
+):
+    reference_org = new_org(lineworks_sandbox, salesforce_sandbox, airflow_env, tmp_path / "reference")
+    register_all(reference_org)
+    reference_org.run()
+    reference = snapshot(reference_org)
+
+    org = new_org(lineworks_sandbox, salesforce_sandbox, airflow_env, tmp_path / "faulty")
+    register_all(org)
+    lineworks_sandbox.control.random_faults(0.1, ["429", "500", "503", "reset"], seed=11)
+    lineworks_sandbox.control.fault("users", "expire_token", count=1)
+    lineworks_sandbox.control.fault("files.download", "download_error", count=1)
+    # The demo makes few calls, so besides the 10 % rate every kind is also queued once.
+    for target, kind in [("contacts", "503"), ("monitoring", "429"), ("users", "reset"), ("token", "500")]:
+        lineworks_sandbox.control.fault(target, kind)
+    salesforce_sandbox.control.random_faults(0.1, ["503", "500", "reset"], seed=12)
+    salesforce_sandbox.control.fault("query", "expire_session", count=1)
+    for target, kind in [("collections", "reset"), ("query", "503"), ("oauth.token", "500")]:
+        salesforce_sandbox.control.fault(target, kind)
+    org.run()
+    injected_lw = lineworks_sandbox.control.stats()["faults"]["injected"]
+    injected_sf = salesforce_sandbox.control.stats()["faults"]["injected"]
+    assert injected_lw.get("download_error") == 1 and injected_lw.get("expire_token") == 1
+    assert all(injected_lw.get(k) for k in ("503", "429", "reset", "500"))
+    assert all(injected_sf.get(k) for k in ("expire_session", "reset", "503", "500"))
+    salesforce_sandbox.control.clear_faults()  # the test's own reads below are not under test
+    assert snapshot(org) == reference
+
+
+def test_should_recover_from_a_task_killed_mid_load(
+    airflow_env, lineworks_sandbox, salesforce_sandbox, tmp_path
+):
+    import signal
+    import time
+
+    reference_org = new_org(lineworks_sandbox, salesforce_sandbox, airflow_env, tmp_path / "reference")
+    register_all(reference_org)
+    reference_org.run()
+    reference = snapshot(reference_org)
+
+    org = new_org(lineworks_sandbox, salesforce_sandbox, airflow_env, tmp_path / "killed")
+    register_all(org)
+    # A slow Bulk job keeps the load task busy long enough to be killed in the middle of it.
+    salesforce_sandbox.control.configure(bulk_transition={"mode": "polls", "polls": 100_000})
+    slow = {
+        **org.env,
+        "AIRFLOW_CONN_SALESFORCE_DEFAULT": json.dumps(
+            salesforce_sandbox.connection(
+                bulk_threshold=1, bulk_poll_interval=0.05, backoff_base=0.01, backoff_max=0.05
+            )
+        ),
+    }
+    proc = subprocess.Popen(
+        ["airflow", "dags", "test", "lineworks_talk_logs", RUN_DATE],
+        env=slow,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 240
+    while salesforce_sandbox.calls().get("bulk2.status", 0) < 2:
+        assert proc.poll() is None, "the run ended before its load was killed"
+        assert time.monotonic() < deadline, "the load never started"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # SIGKILL: no cleanup, mid-load
+    proc.wait(timeout=30)
+    assert org.tasks() == []  # nothing reached Salesforce yet
+
+    salesforce_sandbox.control.configure(bulk_transition={"mode": "immediate"})
+    # The retry: a later run (its look-back still covers the demo hours) finds the outbox and loads it.
+    org.run(
+        "2026-11-20T02:10:00+00:00",
+        AIRFLOW_VAR_LINEWORKS_SALESFORCE_SETTINGS=json.dumps({"lookback_hours": 3}),
+    )
+    assert snapshot(org) == reference
+
+
+def _writes(org: Org) -> dict[str, int]:
+    calls = org.salesforce.calls()
+    return {
+        k: v
+        for k, v in calls.items()
+        if k.startswith(("collections.", "bulk2.", "sobject.upsert")) and "!" not in k
+    }
