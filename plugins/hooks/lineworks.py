@@ -22,7 +22,6 @@ Behaviour, with the source of each rule (``shared/reference/lineworks-api.md``):
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import tempfile
 import threading
@@ -50,6 +49,7 @@ from hooks.exceptions import (
     LineWorksRateLimited,
     LineWorksTransientError,
 )
+from hooks.retries import CONNECTION_ERRORS, RetryableResponse, exponential_backoff, retrying
 from hooks.tls import make_session
 from lineworks_salesforce_provider import DEFAULT_API_BASE_URL, DEFAULT_SCOPES, DEFAULT_TOKEN_URL
 
@@ -63,7 +63,6 @@ UTF8_BOM = b"\xef\xbb\xbf"
 # Requests per minute per API family (DOC:rate-limits, Standard/Advanced plans).
 DEFAULT_RATE_LIMITS = {"default": 240, "monitoring": 10, "audit": 10}
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-_CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 # Indirections so tests can observe waits without sleeping.
 _sleep = time.sleep
@@ -145,14 +144,6 @@ class _RateLimiter:
                 wait = self.calls[0] + self.window - now
             _sleep(wait)
             waited += wait
-
-
-class _Retryable(Exception):
-    """A response worth retrying (429/5xx); carries it so the final error can describe it."""
-
-    def __init__(self, response: requests.Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
 
 
 # Process-wide state shared by all hook instances of a connection: cached tokens, rate limiters and
@@ -348,7 +339,7 @@ class LineWorksHook(BaseHook):
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         if response.status_code in _RETRYABLE_STATUS:
-            raise _Retryable(response)
+            raise RetryableResponse(response)
         return response
 
     def _access_token(self, *, force_new: bool = False) -> str:
@@ -410,43 +401,30 @@ class LineWorksHook(BaseHook):
     def _wait(self, retry_state: tenacity.RetryCallState) -> float:
         s = self.settings
         exc = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(exc, _Retryable) and exc.response.status_code == 429:
+        if isinstance(exc, RetryableResponse) and exc.response.status_code == 429:
             reset = exc.response.headers.get("rateLimit-reset")
             if reset and reset.isdigit():
                 return min(float(reset), s.rate_limit_wait_max)
-        backoff = min(s.backoff_max, s.backoff_base * 2 ** (retry_state.attempt_number - 1))
-        return backoff * random.uniform(0.8, 1.0)
+        return exponential_backoff(retry_state.attempt_number, s.backoff_base, s.backoff_max)
 
     def _with_retries(self, operation: str, send: Callable[[], requests.Response]) -> requests.Response:
         """Run ``send`` with bounded retries on 429/5xx/connection errors; typed error at the end."""
         s = self.settings
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            what = exc.response.status_code if isinstance(exc, _Retryable) else type(exc).__name__
-            self.log.warning(
-                "LINE WORKS %s: %s, retrying in %.1fs (attempt %d of %d)",
-                operation,
-                what,
-                state.upcoming_sleep,
-                state.attempt_number,
-                s.max_attempts,
-            )
-
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(s.max_attempts),
+        loop = retrying(
+            "LINE WORKS",
+            operation,
+            attempts=s.max_attempts,
             wait=self._wait,
-            retry=tenacity.retry_if_exception_type((_Retryable, LineWorksDownloadError, *_CONNECTION_ERRORS)),
             sleep=lambda seconds: _sleep(seconds),
-            before_sleep=before_sleep,
-            reraise=True,
+            log=self.log,
+            retry_on=(LineWorksDownloadError,),
         )
         try:
-            return retrying(send)
-        except _Retryable as exc:
+            return loop(send)
+        except RetryableResponse as exc:
             kind = LineWorksRateLimited if exc.response.status_code == 429 else LineWorksTransientError
             raise self._error(exc.response, operation, kind) from None
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise LineWorksTransientError(
                 None,
                 "CONNECTION_ERROR",
@@ -484,7 +462,7 @@ class LineWorksHook(BaseHook):
                 headers={"Authorization": f"Bearer {token}"},
             )
             if response.status_code in _RETRYABLE_STATUS:
-                raise _Retryable(response)
+                raise RetryableResponse(response)
             return response
 
         response = self._with_retries(operation, lambda: send(self._access_token()))
@@ -784,7 +762,7 @@ class LineWorksHook(BaseHook):
             headers={"Authorization": f"Bearer {token}"},
         ) as response:
             if response.status_code in _RETRYABLE_STATUS:
-                raise _Retryable(response)
+                raise RetryableResponse(response)
             if response.status_code != 200:
                 raise self._error(response, operation + ".file", LineWorksApiError)
             first = True

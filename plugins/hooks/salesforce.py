@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import io
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +32,6 @@ from typing import Any
 
 import jwt
 import requests
-import tenacity
 from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
 from simple_salesforce import Salesforce, api
 
@@ -44,6 +42,7 @@ from hooks.exceptions import (
     SalesforceBudgetExceeded,
     SalesforceTransientError,
 )
+from hooks.retries import CONNECTION_ERRORS, RetryableResponse, exponential_backoff, retrying
 from hooks.tls import make_session
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -52,7 +51,6 @@ DEFAULT_BULK_THRESHOLD = 2_000  # Salesforce recommends Bulk 2.0 above ~2,000 re
 # Per-record statusCodes that mean "try again", not "this record is wrong" (as the provider's bulk operator).
 TRANSIENT_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "API_TEMPORARILY_UNAVAILABLE"})
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
-_CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 _sleep = time.sleep  # indirection so tests can observe waits
 
@@ -262,38 +260,25 @@ class SalesforceActivityHook(SalesforceHook):
         timeout = float(self._extra("timeout", 120))
         response = self.http.request(method, url, timeout=timeout, verify=self.http.verify, **kwargs)
         if response.status_code in _RETRYABLE_STATUS:
-            raise _Retryable(response)
+            raise RetryableResponse(response)
         return response
 
     def _with_retries(self, endpoint: str, send: Callable[[], requests.Response]) -> requests.Response:
         attempts = int(self._extra("max_attempts", 5))
         base, cap = float(self._extra("backoff_base", 1.0)), float(self._extra("backoff_max", 60.0))
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            what = exc.response.status_code if isinstance(exc, _Retryable) else type(exc).__name__
-            self.log.warning(
-                "Salesforce %s: %s, retrying in %.1fs (attempt %d of %d)",
-                endpoint,
-                what,
-                state.upcoming_sleep,
-                state.attempt_number,
-                attempts,
-            )
-
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(attempts),
-            wait=lambda s: min(cap, base * 2 ** (s.attempt_number - 1)) * random.uniform(0.8, 1.0),
-            retry=tenacity.retry_if_exception_type((_Retryable, *_CONNECTION_ERRORS)),
+        loop = retrying(
+            "Salesforce",
+            endpoint,
+            attempts=attempts,
+            wait=lambda state: exponential_backoff(state.attempt_number, base, cap),
             sleep=lambda seconds: _sleep(seconds),
-            before_sleep=before_sleep,
-            reraise=True,
+            log=self.log,
         )
         try:
-            return retrying(send)
-        except _Retryable as exc:
+            return loop(send)
+        except RetryableResponse as exc:
             raise _error(exc.response, endpoint, SalesforceTransientError) from None
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise SalesforceTransientError(
                 None, "CONNECTION_ERROR", f"{type(exc).__name__} after {attempts} attempts", endpoint=endpoint
             ) from None
@@ -536,12 +521,6 @@ class SalesforceActivityHook(SalesforceHook):
             )
             for k in keys
         ]
-
-
-class _Retryable(Exception):
-    def __init__(self, response: requests.Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
 
 
 def _json(response: requests.Response) -> Any:
