@@ -106,3 +106,17 @@ class FaultPlan:
 
 def _matches(target: str, operation: str) -> bool:
     return target == "*" or operation == target or operation.startswith(target + ".")
+
+
+def apply_fault_request(plan: FaultPlan, data: dict) -> dict:
+    """The control API's ``POST /_sandbox/faults`` body, for every sandbox.
+
+    ``{"target": "contacts", "kind": "503", "count": 2}`` queues faults; ``{"random": {"rate": 0.1,
+    "kinds": [...], "seed": 1, "targets": ["*"]}}`` sets the random fault rate.
+    """
+    if "random" in data:
+        r = data["random"]
+        plan.set_random(float(r["rate"]), list(r.get("kinds", [])), int(r.get("seed", 0)), r.get("targets"))
+    else:
+        plan.add(data["target"], str(data["kind"]), int(data.get("count", 1)))
+    return plan.describe()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from sandbox.common.faults import apply_fault_request
 from sandbox.lineworks import callbacks
 from sandbox.lineworks.errors import InvalidParameter, LineWorksError
 from sandbox.lineworks.protocol import error_response
@@ -66,15 +67,7 @@ def build_router(state: LineWorksState) -> APIRouter:
 
     @guarded
     async def add_faults(request: Request) -> Response:
-        data = await body(request)
-        if "random" in data:
-            r = data["random"]
-            state.faults.set_random(
-                float(r["rate"]), list(r.get("kinds", [])), int(r.get("seed", 0)), r.get("targets")
-            )
-        else:
-            state.faults.add(data["target"], str(data["kind"]), int(data.get("count", 1)))
-        return JSONResponse(state.faults.describe())
+        return JSONResponse(apply_fault_request(state.faults, await request.json()))
 
     @guarded
     async def clear_faults(request: Request) -> Response:

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import jwt
 
+from sandbox.common.config import merge_config
 from sandbox.common.faults import FaultPlan
 from sandbox.lineworks import limits
 from sandbox.lineworks.errors import (
@@ -157,15 +158,12 @@ class LineWorksState:
             self.domain_id, self.company_name = 10000001, "株式会社サンドボックス"
 
     def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(changes) - set(DEFAULT_CONFIG))
-        if unknown:
-            raise InvalidParameter(f"unknown config keys: {unknown}; known: {sorted(DEFAULT_CONFIG)}")
+        try:
+            merged = merge_config(DEFAULT_CONFIG, self.config, changes)
+        except ValueError as exc:
+            raise InvalidParameter(str(exc)) from None
         with self._lock:
-            for key, value in changes.items():
-                if isinstance(DEFAULT_CONFIG[key], dict):
-                    self.config[key] = {**self.config[key], **value}
-                else:
-                    self.config[key] = value
+            self.config = merged
             return copy.deepcopy(self.config)
 
     def _load_meta(self) -> None:

@@ -11,6 +11,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from sandbox.common.faults import apply_fault_request
 from sandbox.salesforce.errors import RecordError, SalesforceError
 from sandbox.salesforce.protocol import error_response
 from sandbox.salesforce.state import SalesforceState
@@ -76,15 +77,7 @@ def build_router(state: SalesforceState) -> APIRouter:
 
     @guarded
     async def add_faults(request: Request) -> Response:
-        data = await request.json()
-        if "random" in data:
-            r = data["random"]
-            state.faults.set_random(
-                float(r["rate"]), list(r.get("kinds", [])), int(r.get("seed", 0)), r.get("targets")
-            )
-        else:
-            state.faults.add(data["target"], str(data["kind"]), int(data.get("count", 1)))
-        return JSONResponse(state.faults.describe())
+        return JSONResponse(apply_fault_request(state.faults, await request.json()))
 
     @guarded
     async def clear_faults(request: Request) -> Response:

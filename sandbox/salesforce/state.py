@@ -26,6 +26,7 @@ from typing import Any
 import jwt
 
 from salesforce_model import FieldDef, ObjectDef, Schema, default_schema
+from sandbox.common.config import merge_config
 from sandbox.common.faults import FaultPlan
 from sandbox.salesforce import limits, soql
 from sandbox.salesforce.errors import (
@@ -134,15 +135,12 @@ class SalesforceState:
             self.bulk_jobs.clear()
 
     def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(changes) - set(DEFAULT_CONFIG))
-        if unknown:
-            raise SalesforceError(f"unknown config keys: {unknown}; known: {sorted(DEFAULT_CONFIG)}")
+        try:
+            merged = merge_config(DEFAULT_CONFIG, self.config, changes)
+        except ValueError as exc:
+            raise SalesforceError(str(exc)) from None
         with self._lock:
-            for key, value in changes.items():
-                if isinstance(DEFAULT_CONFIG[key], dict):
-                    self.config[key] = {**self.config[key], **value}
-                else:
-                    self.config[key] = value
+            self.config = merged
             if "lock_rows" in changes:
                 self._lock_rng = random.Random(int(self.config["lock_rows"].get("seed", 0)))
         return copy.deepcopy(self.config)
