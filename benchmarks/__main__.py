@@ -6,9 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import bench_lineworks, bench_loader
+from benchmarks import bench_lineworks, bench_loader, bench_talklogs
 
-BENCHMARKS = {"lineworks": bench_lineworks.run, "loader": bench_loader.run}
+BENCHMARKS = {"lineworks": bench_lineworks.run, "loader": bench_loader.run, "talklogs": bench_talklogs.run}
 
 
 def main(argv: list[str]) -> int:

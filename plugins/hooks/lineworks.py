@@ -797,7 +797,8 @@ def _has_error_trailer(fh: Any) -> bool:
     tail = fh.read().rstrip(b"\r\n")
     last_line = tail.rsplit(b"\n", 1)[-1]
     fh.seek(0, os.SEEK_END)
-    return last_line.startswith(DOWNLOAD_ERROR_MARKER)
+    # A quoted multi-line message may itself end with such a line: its last line then ends with '"'.
+    return last_line.startswith(DOWNLOAD_ERROR_MARKER) and not last_line.rstrip().endswith(b'"')
 
 
 def clear_token_cache() -> None:

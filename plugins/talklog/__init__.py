@@ -4,7 +4,7 @@ Pure Python (pandas, numpy); no Airflow import, so it runs from a CLI
 (``python -m talklog.doctor FILE``) and in any task.
 """
 
-from .csvparse import (
+from talklog.csvparse import (
     MESSAGE_COLUMNS,
     QUARANTINE_COLUMNS,
     REASONS,
@@ -16,8 +16,8 @@ from .csvparse import (
     content_kind,
     parse_message_csv,
 )
-from .keys import activity_key, hour_bucket, message_key
-from .people import Person, parse_person, split_recipients
+from talklog.keys import activity_key, hour_bucket, message_key
+from talklog.people import Person, parse_person, split_recipients
 
 __all__ = [
     "MESSAGE_COLUMNS",

@@ -81,7 +81,9 @@ def _time_of_day_table() -> list[str]:
     return _TOD
 
 
-def _split_seconds(epoch_seconds: np.ndarray | Sequence[int]) -> tuple[list[str], list[int], list[str], list[int]]:
+def _split_seconds(
+    epoch_seconds: np.ndarray | Sequence[int],
+) -> tuple[list[str], list[int], list[str], list[int]]:
     """(day strings, day index per row, time-of-day table, time-of-day index per row)."""
     seconds = np.asarray(epoch_seconds, dtype="int64")
     days, tod = np.divmod(seconds, 86_400)
@@ -144,10 +146,14 @@ def message_keys(
     dom = str(domain_id)
     b2 = hashlib.blake2b
     if ordinals is None:
-        return [
-            b2(f"{dom}\x1f{c}\x1f{t}\x1f{s}\x1f{x}\x1f0".encode(), digest_size=16).hexdigest()
-            for c, t, s, x in zip(channel_ids, sent_at_utc_isos, senders_raw, texts)
-        ]
+        new = b2(digest_size=16).copy  # copying a fresh state is cheaper than building one
+        out: list[str] = []
+        append = out.append
+        for c, t, s, x in zip(channel_ids, sent_at_utc_isos, senders_raw, texts):
+            h = new()
+            h.update(f"{dom}\x1f{c}\x1f{t}\x1f{s}\x1f{x}\x1f0".encode())
+            append(h.hexdigest())
+        return out
     return [
         b2(f"{dom}\x1f{c}\x1f{t}\x1f{s}\x1f{x}\x1f{o}".encode(), digest_size=16).hexdigest()
         for c, t, s, x, o in zip(channel_ids, sent_at_utc_isos, senders_raw, texts, ordinals)
@@ -161,19 +167,11 @@ def message_keys_at(
     senders_raw: Sequence[str],
     texts: Sequence[str],
 ) -> list[str]:
-    """:func:`message_keys` with ordinal 0 and the send times as integer Unix seconds (UTC).
-
-    The hot path of the parser: the ISO strings are formed inside the hash input, never stored.
-    """
+    """:func:`message_keys` with ordinal 0 and the send times as integer Unix seconds (UTC)."""
     if len(channel_ids) == 0:
         return []
-    dom = str(domain_id)
-    b2 = hashlib.blake2b
-    day_str, day_idx, tod_str, tod_idx = _split_seconds(epoch_seconds)
-    return [
-        b2(f"{dom}\x1f{c}\x1f{day_str[d]}T{tod_str[t]}Z\x1f{s}\x1f{x}\x1f0".encode(), digest_size=16).hexdigest()
-        for c, d, t, s, x in zip(channel_ids, day_idx, tod_idx, senders_raw, texts)
-    ]
+    isos = utc_iso_strings(epoch_seconds)
+    return message_keys(domain_id, channel_ids, isos, senders_raw, texts)
 
 
 def activity_key(domain_id: str | int, contact_id: str, hour_local: datetime, part: int = 1) -> str:

@@ -353,7 +353,8 @@ def _label(cell: str, labels: dict[str, dict[str, str]]) -> str:
 def _render_input(frame: pd.DataFrame, labels: dict[str, dict[str, str]], separator: str) -> pd.DataFrame:
     """Archive rows (one per message and friend) → the renderer's input columns."""
     senders = [_label(c, labels) for c in frame["sender_raw"]]
-    recipient_cells = [split_recipients(c, separator) for c in frame["recipients_raw"]]
+    known = set(labels["friends"].values())
+    recipient_cells = [split_recipients(c, separator, known) for c in frame["recipients_raw"]]
     recipients = ["、".join(_label(c, labels) for c in cells) for cells in recipient_cells]
     return pd.DataFrame(
         {

@@ -87,6 +87,8 @@ def resolve_messages(
     by_name: dict[str, list[Friend]] = defaultdict(list)
     for f in friends:
         by_name[match_name(f.display_name)].append(f)
+    # Display names containing the separator (e.g. 'Yamada, "Ken"') must not be split into two people.
+    known_names = {f.display_name for fs in by_name.values() for f in fs}
     result = Resolution()
     if messages.empty:
         return result
@@ -97,7 +99,7 @@ def resolve_messages(
             result.statuses.append({"message_key": key, "resolution": "bot"})
             continue
         people = [parse_person(row.sender_raw)] + [
-            parse_person(c) for c in split_recipients(row.recipients_raw, separator)
+            parse_person(c) for c in split_recipients(row.recipients_raw, separator, known_names)
         ]
         present = {by_email[p.email].user_id for p in people if p.email and p.email in by_email}
         externals = list(dict.fromkeys(p.name for p in people if p.kind == "external" and p.name))

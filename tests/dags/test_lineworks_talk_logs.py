@@ -325,3 +325,102 @@ def _writes(org: Org) -> dict[str, int]:
         for k, v in calls.items()
         if k.startswith(("collections.", "bulk2.", "sobject.upsert")) and "!" not in k
     }
+
+
+@pytest.mark.timeout(900)
+def test_should_run_under_airflow_backfill(org, airflow_env, tmp_path):
+    """A real scheduler (``airflow standalone``) executes ``airflow backfill create`` runs of the DAG."""
+    import socket
+    import time
+
+    register_all(org)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **org.env,
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+    }
+    log = open(tmp_path / "standalone.log", "wb")
+    standalone = subprocess.Popen(
+        ["airflow", "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while True:  # wait until the DAG is parsed into the metadata DB
+            listed = subprocess.run(
+                ["airflow", "dags", "list", "-o", "json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            if "lineworks_talk_logs" in listed.stdout:
+                break
+            assert standalone.poll() is None and time.monotonic() < deadline, (
+                tmp_path / "standalone.log"
+            ).read_text()[-3000:]
+            time.sleep(3)
+        # A paused DAG's backfill runs are not started (seen on 3.3.2): unpause it, as an operator would.
+        unpaused = subprocess.run(
+            ["airflow", "dags", "unpause", "lineworks_talk_logs"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert unpaused.returncode == 0, unpaused.stderr[-2000:]
+        created = subprocess.run(
+            [
+                "airflow",
+                "backfill",
+                "create",
+                "--dag-id",
+                "lineworks_talk_logs",
+                "--from-date",
+                "2026-11-20T01:50:00+00:00",
+                "--to-date",
+                "2026-11-20T02:00:00+00:00",
+                "--max-active-runs",
+                "1",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert created.returncode == 0, created.stdout[-3000:] + created.stderr[-3000:]
+        while True:
+            runs = subprocess.run(
+                ["airflow", "dags", "list-runs", "lineworks_talk_logs", "-o", "json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            listed_runs = next(
+                (json.loads(line) for line in runs.stdout.splitlines() if line.startswith("[")), []
+            )
+            backfills = [r for r in listed_runs if r["run_id"].startswith("backfill__")]
+            if len(backfills) == 2 and all(r["state"] in ("success", "failed") for r in backfills):
+                break
+            assert time.monotonic() < deadline + 300, (tmp_path / "standalone.log").read_text()[-4000:]
+            time.sleep(3)
+        assert [r["state"] for r in backfills] == ["success", "success"], (
+            tmp_path / "standalone.log"
+        ).read_text()[-5000:]
+    finally:
+        import signal
+
+        os.killpg(standalone.pid, signal.SIGTERM)
+        try:
+            standalone.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(standalone.pid, signal.SIGKILL)
+        log.close()
+    # The two runs' look-backs overlap; each (friend, hour) is still exactly one Task.
+    keys = [t["ActivityKey__c"] for t in org.tasks()]
+    assert keys and len(keys) == len(set(keys))

@@ -412,6 +412,14 @@ class TestDownloads:
         assert err.value.retryable
         assert list(tmp_path.iterdir()) == []
 
+    def test_should_not_mistake_a_message_for_the_error_trailer(
+        self, lineworks_sandbox, lineworks_conn, tmp_path
+    ):
+        text = "ログを見たら\ndownloadLogs error と書いてありました"
+        self._seed_talk(lineworks_sandbox, _message(T0 + timedelta(minutes=5), text))
+        LineWorksHook().download_message_contents(T0, T0 + timedelta(hours=1), tmp_path / "talk.csv")
+        assert _read_csv(tmp_path / "talk.csv")[1][4] == text
+
     def test_should_split_ranges_over_31_days_under_one_header(
         self, lineworks_sandbox, lineworks_conn, tmp_path
     ):
