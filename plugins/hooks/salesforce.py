@@ -10,12 +10,14 @@ Extra:
   (``consumer_key`` + ``consumer_secret``). Without it, the provider's own login flows run unchanged.
 * ``ca_bundle`` — a CA file to trust (a private CA or the sandbox), kept even when
   ``REQUESTS_CA_BUNDLE`` is set.
-* loader knobs: ``bulk_threshold`` (2,000), ``api_budget_share`` (0.5), ``max_attempts`` (5),
-  ``backoff_base`` (1 s), ``backoff_max`` (60 s), ``max_resubmits`` (3), ``bulk_poll_interval`` (2 s),
-  ``bulk_timeout`` (3,600 s).
+* loader knobs: ``bulk_threshold`` (2,000), ``bulk_max_upload_bytes`` (100,000,000),
+  ``api_budget_share`` (0.5), ``max_attempts`` (5), ``backoff_base`` (1 s), ``backoff_max`` (60 s),
+  ``max_resubmits`` (3), ``bulk_poll_interval`` (2 s), ``bulk_timeout`` (3,600 s).
 
 The activity loader :meth:`SalesforceActivityHook.upsert_activities` upserts by external ID with the fewest
-API calls: sObject Collections (200 records per call) below ``bulk_threshold``, one Bulk API 2.0 job above it.
+API calls: sObject Collections (200 records per call) below ``bulk_threshold``, one Bulk API 2.0 job above it
+(one more for every ``bulk_max_upload_bytes`` of CSV: Salesforce caps an upload at 150 MB, simple-salesforce
+at 100 MB).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import cached_property
@@ -48,6 +50,7 @@ from hooks.tls import make_session
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 COLLECTION_SIZE = 200  # sObject Collections: records per call
 DEFAULT_BULK_THRESHOLD = 2_000  # Salesforce recommends Bulk 2.0 above ~2,000 records
+DEFAULT_BULK_MAX_UPLOAD_BYTES = 100_000_000  # per job; Salesforce takes 150 MB, simple-salesforce 100
 # Per-record statusCodes that mean "try again", not "this record is wrong" (as the provider's bulk operator).
 TRANSIENT_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "API_TEMPORARILY_UNAVAILABLE"})
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
@@ -355,7 +358,8 @@ class SalesforceActivityHook(SalesforceHook):
         """Upsert ``records`` by the external ID ``key_field``; one result per input key.
 
         Below ``bulk_threshold`` records: sObject Collections, ⌈n/200⌉ calls. From it on: one Bulk API 2.0
-        ingest job (create, upload, close, polls, results). Records failing with a transient code
+        ingest job (create, upload, close, polls, results) per ``bulk_max_upload_bytes`` of CSV, one job at
+        a time. Records failing with a transient code
         (``UNABLE_TO_LOCK_ROW``, ``API_TEMPORARILY_UNAVAILABLE``) are re-submitted alone, up to
         ``max_resubmits`` times; other failures come back as rejected with Salesforce's code and message.
 
@@ -439,6 +443,15 @@ class SalesforceActivityHook(SalesforceHook):
     def _upsert_bulk2(
         self, records: list[dict[str, Any]], key_field: str, sobject: str, report: UpsertReport
     ) -> list[RecordResult]:
+        max_bytes = int(self._extra("bulk_max_upload_bytes", DEFAULT_BULK_MAX_UPLOAD_BYTES))
+        out: list[RecordResult] = []
+        for part, data in _csv_uploads(records, max_bytes):
+            out.extend(self._bulk2_job(part, data, key_field, sobject, report))
+        return out
+
+    def _bulk2_job(
+        self, records: list[dict[str, Any]], data: bytes, key_field: str, sobject: str, report: UpsertReport
+    ) -> list[RecordResult]:
         self.budget.check(
             5, "a Bulk API 2.0 job"
         )  # create, upload, close, a poll, results: the least it costs
@@ -462,7 +475,7 @@ class SalesforceActivityHook(SalesforceHook):
             f"jobs/ingest/{job_id}/batches",
             endpoint="bulk2.upload",
             expected=(201,),
-            data=_to_csv(records).encode("utf-8"),
+            data=data,
             headers={"Content-Type": "text/csv"},
         )
         self.request(
@@ -570,9 +583,13 @@ def _json_values(record: dict[str, Any]) -> dict[str, Any]:
     return {k: _value(v) for k, v in record.items()}
 
 
-def _to_csv(records: Iterable[dict[str, Any]]) -> str:
-    """Bulk 2.0 CSV of every column of every record (``#N/A`` sets null; an empty cell changes nothing)."""
-    records = list(records)
+def _csv_uploads(
+    records: list[dict[str, Any]], max_bytes: int
+) -> Iterator[tuple[list[dict[str, Any]], bytes]]:
+    """Bulk 2.0 CSV uploads of at most ``max_bytes`` each (a record larger than that goes alone), in order.
+
+    Every column of every record; ``#N/A`` sets null, an empty cell changes nothing.
+    """
     columns: list[str] = []
     for record in records:
         for name in record:
@@ -580,8 +597,17 @@ def _to_csv(records: Iterable[dict[str, Any]]) -> str:
                 columns.append(name)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for record in records:
+
+    def line(values: list[Any]) -> bytes:
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(values)
+        return buf.getvalue().encode("utf-8")
+
+    header = line(columns)
+    lines: list[bytes] = []
+    size, first = len(header), 0
+    for i, record in enumerate(records):
         row = []
         for name in columns:
             value = _value(record.get(name, ""))
@@ -590,5 +616,11 @@ def _to_csv(records: Iterable[dict[str, Any]]) -> str:
             elif isinstance(value, bool):
                 value = "true" if value else "false"
             row.append("" if value is None else value)
-        writer.writerow(row)
-    return buf.getvalue()
+        encoded = line(row)
+        if lines and size + len(encoded) > max_bytes:
+            yield records[first:i], b"".join([header, *lines])
+            lines, size, first = [], len(header), i
+        lines.append(encoded)
+        size += len(encoded)
+    if lines:
+        yield records[first:], b"".join([header, *lines])

@@ -35,6 +35,8 @@ class Settings:
     csv_language: str = "ja_JP"
     domain_id: str = ""
     retry_unresolved_days: float = 7
+    build_chunk_rows: int = 200_000
+    load_batch_records: int = 50_000
     lineworks_conn_id: str = "lineworks_default"
     salesforce_conn_id: str = "salesforce_default"
     archive_conn_id: str = "lineworks_archive"
@@ -67,6 +69,9 @@ def load_settings(overrides: dict[str, Any] | None = None, defaults_file: Path =
             re.compile(pattern)
         except re.error as exc:
             raise SettingsError(f"redact_patterns: {pattern!r} is not a valid regex ({exc})") from None
+    for name in ("build_chunk_rows", "load_batch_records"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"{name} must be at least 1")
     if settings.lookback_hours < 0 or settings.lookback_hours > 24 * 31:
         raise SettingsError("lookback_hours must be between 0 and 744")
     return settings
@@ -76,6 +81,10 @@ def _coerce(name: str, annotation: str, value: Any) -> Any:
     if annotation == "bool":
         if not isinstance(value, bool):
             raise SettingsError(f"{name}: expected true or false, got {value!r}")
+        return value
+    if annotation == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SettingsError(f"{name}: expected a whole number, got {value!r}")
         return value
     if annotation == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):

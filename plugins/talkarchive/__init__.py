@@ -119,6 +119,29 @@ class Archive:
                     break
                 yield pd.DataFrame(rows, columns=columns)
 
+    def query_groups(
+        self, name: str, by: Sequence[str], params: dict[str, Any] | None = None, chunksize: int = 200_000
+    ) -> Iterator[pd.DataFrame]:
+        """Like :meth:`query_frames`, but a group of rows never straddles two frames.
+
+        The query must be ordered by the ``by`` columns first. Each frame holds whole groups only: the last
+        group of a chunk is held back and starts the next frame, so a frame can exceed ``chunksize`` by the
+        rows of one group (e.g. one friend's hour in ``pending_messages``).
+        """
+        carry: pd.DataFrame | None = None
+        for frame in self.query_frames(name, params, chunksize):
+            if carry is not None:
+                frame = pd.concat([carry, frame], ignore_index=True)
+            keys = frame[list(by)]
+            same_as_last = (keys == keys.iloc[-1]).all(axis=1).to_numpy()
+            # ordered by ``by``: the last group's rows are the frame's trailing run
+            start = len(frame) - int(same_as_last[::-1].cumprod().sum())
+            carry = frame.iloc[start:].reset_index(drop=True)
+            if start:
+                yield frame.iloc[:start].reset_index(drop=True)
+        if carry is not None and not carry.empty:
+            yield carry
+
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(sa.text(sql), params or {}).scalar()

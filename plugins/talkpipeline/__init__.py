@@ -8,6 +8,7 @@ LINE WORKS and Salesforce through the objects they are given (the hooks in produ
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from talklog.people import parse_person, split_recipients
 from talkrender.render import RenderSettings, render_activities
 from talkresolve import Friend, Member, friend_from_contact, match_name, member_from_user, resolve_messages
 
+_log = logging.getLogger(__name__)
 _ID_CHUNK = 200  # ids per SOQL IN list (keeps queries far below the 100,000-character limit)
 
 
@@ -202,7 +204,10 @@ def build(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
         subject_template=run.settings.subject_template,
         redact_patterns=tuple(run.settings.redact_patterns),
     )
-    for frame in run.archive.query_frames("pending_messages"):
+    # whole (friend, hour)s per frame: an hour split across two frames would be rendered twice, half each time
+    for frame in run.archive.query_groups(
+        "pending_messages", by=("contact_id", "hour_bucket"), chunksize=run.settings.build_chunk_rows
+    ):
         messages = _render_input(frame, labels, run.settings.csv_recipient_separator)
         result = render_activities(messages, links, render_settings)
         waiting.update(result.unlinked["contact_id"].unique().tolist() if not result.unlinked.empty else [])
@@ -293,37 +298,51 @@ def fetch_links(run: Run, salesforce: SalesforceClient, contact_ids: list[str]) 
 
 # --- load -------------------------------------------------------------------------------------------------
 def load(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
-    """Upsert the outbox; store Salesforce ids, hashes and rejections; empty the outbox."""
-    outbox = run.archive.query("outbox")
-    if not outbox:
-        return {"created": 0, "updated": 0, "rejected": 0, "salesforce_calls": 0, "rejected_codes": {}}
-    records = [json.loads(r["record"]) for r in outbox]
-    report = salesforce.upsert_activities(records, key_field="ActivityKey__c")
-    rows = []
-    for r in outbox:
-        result = report.results[r["activity_key"]]
-        rows.append(
-            {
-                "activity_key": r["activity_key"],
-                "contact_id": r["contact_id"],
-                "hour_bucket": r["hour_bucket"],
-                "content_hash": r["content_hash"],
-                "sf_id": result.id,
-                "status": result.status,
-                "error_code": result.error_code,
-                "error_message": result.message,
-                "run_id": run.run_id,
-            }
+    """Upsert the outbox in slices; store Salesforce ids, hashes and rejections; empty the outbox.
+
+    Each slice of ``load_batch_records`` records is one ``upsert_activities`` call (one Bulk API 2.0 job
+    when it is large) and one archive transaction, so memory stays bounded however large the outbox is
+    (a history import) and a killed task keeps the slices it finished.
+    """
+    totals: Counter[str] = Counter()
+    rejected: Counter[str] = Counter()
+    slices = 0
+    while outbox := run.archive.query("outbox_slice", {"limit": run.settings.load_batch_records}):
+        report = salesforce.upsert_activities(
+            [json.loads(r["record"]) for r in outbox], key_field="ActivityKey__c"
         )
-    with run.archive.transaction() as conn:
-        run.archive.execute_many("upsert_activity", rows, conn)
-        run.archive.execute_many("delete_outbox", ({"activity_key": r["activity_key"]} for r in outbox), conn)
-    rejected = Counter(r["error_code"] for r in rows if r["status"] == "rejected")
+        rows = []
+        for r in outbox:
+            result = report.results[r["activity_key"]]
+            rows.append(
+                {
+                    "activity_key": r["activity_key"],
+                    "contact_id": r["contact_id"],
+                    "hour_bucket": r["hour_bucket"],
+                    "content_hash": r["content_hash"],
+                    "sf_id": result.id,
+                    "status": result.status,
+                    "error_code": result.error_code,
+                    "error_message": result.message,
+                    "run_id": run.run_id,
+                }
+            )
+        with run.archive.transaction() as conn:
+            run.archive.execute_many("upsert_activity", rows, conn)
+            run.archive.execute_many(
+                "delete_outbox", ({"activity_key": r["activity_key"]} for r in outbox), conn
+            )
+        slices += 1
+        totals.update(r["status"] for r in rows)
+        totals["salesforce_calls"] += report.api_calls
+        rejected.update(r["error_code"] for r in rows if r["status"] == "rejected")
+        if slices > 1 or len(outbox) == run.settings.load_batch_records:
+            _log.info("load: slice %d done (%d records, %s)", slices, len(outbox), report.summary())
     return {
-        "created": report.count("created"),
-        "updated": report.count("updated"),
-        "rejected": report.count("rejected"),
-        "salesforce_calls": report.api_calls,
+        "created": totals["created"],
+        "updated": totals["updated"],
+        "rejected": totals["rejected"],
+        "salesforce_calls": totals["salesforce_calls"],
         "rejected_codes": dict(rejected),
     }
 

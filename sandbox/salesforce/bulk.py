@@ -73,7 +73,6 @@ ROUTES: list[tuple[str, str, str, str, str]] = [
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
-MAX_UPLOAD_BYTES = limits.BULK2_MAX_UPLOAD_BYTES  # Bulk 2.0: one CSV of at most 150 MB per job
 V1_MAX_RECORDS = limits.BULK1_MAX_BATCH_RECORDS  # Bulk v1: records per batch
 V1_MAX_BYTES = 10_000_000  # Bulk v1: bytes per batch
 NULL_CELL = "#N/A"  # a CSV cell that sets the field to null (an empty cell leaves it unchanged)
@@ -646,8 +645,9 @@ class BulkApi:
         content_type = call.request.headers.get("content-type", "")
         if not content_type.lower().startswith("text/csv"):
             raise _batch_error(f"Unsupported content type {content_type!r}: upload job data as text/csv")
-        if len(call.body) > MAX_UPLOAD_BYTES:
-            raise _batch_error(f"Exceeded max size limit of {MAX_UPLOAD_BYTES} bytes")
+        max_bytes = int(self.state.config["bulk2_max_upload_bytes"])
+        if len(call.body) > max_bytes:
+            raise _batch_error(f"Exceeded max size limit of {max_bytes} bytes")
         if not call.body:
             raise _batch_error("the CSV data is empty")
         with _LOCK:

@@ -52,6 +52,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "daily_api_limit": limits.DAILY_API_REQUESTS,
     "session_lifetime": 7200,
     "query_batch_size": QUERY_BATCH_SIZE,
+    # Bulk 2.0: the largest CSV one job takes (150 MB; smaller in tests that prove a client splits uploads)
+    "bulk2_max_upload_bytes": limits.BULK2_MAX_UPLOAD_BYTES,
     # Bulk 2.0 job transitions (like moto's managed state): "immediate", or "polls" with the number of
     # status polls a job stays InProgress before it completes ("slow bulk jobs").
     "bulk_transition": {"mode": "polls", "polls": 1},

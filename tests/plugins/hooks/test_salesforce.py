@@ -230,6 +230,18 @@ class TestUpsertActivities:
         assert calls["bulk2.create_job"] == 1 and calls["bulk2.upload"] == 1 and calls["bulk2.close"] == 1
         assert report.api_calls == sum(v for k, v in calls.items() if k.startswith("bulk2.") and "!" not in k)
 
+    def test_should_split_a_large_upload_into_several_bulk_jobs(self, salesforce_conn, salesforce_sandbox):
+        # the org takes at most 100 kB per upload; one upload of these records would be ~250 kB
+        salesforce_sandbox.control.configure(bulk2_max_upload_bytes=100_000)
+        salesforce_conn(**FAST, bulk_max_upload_bytes=100_000)
+        tasks = _tasks(2500)
+        report = SalesforceActivityHook().upsert_activities(tasks)
+        calls = salesforce_sandbox.calls()
+        assert report.mode == "bulk2" and len(report.bulk_jobs) == calls["bulk2.create_job"] >= 3
+        assert calls["bulk2.upload"] == calls["bulk2.close"] == len(report.bulk_jobs)
+        assert list(report.results) == [t["ActivityKey__c"] for t in tasks]
+        assert report.count("created") == 2500 and _count(SalesforceActivityHook()) == 2500
+
     @pytest.mark.parametrize("n", [450, 5000])
     def test_should_create_nothing_new_when_re_upserting(self, hook, salesforce_sandbox, n):
         first = hook.upsert_activities(_tasks(n))

@@ -36,6 +36,9 @@ def test_should_apply_overrides():
         ({"redact_patterns": ["(unclosed"]}, "redact_patterns"),
         ({"redact_patterns": "not a list"}, "redact_patterns"),
         ({"lookback_hours": -1}, "lookback_hours"),
+        ({"load_batch_records": 0}, "load_batch_records"),
+        ({"load_batch_records": 2.5}, "load_batch_records"),
+        ({"load_batch_records": True}, "load_batch_records"),
     ],
 )
 def test_should_name_the_bad_setting(overrides, named):

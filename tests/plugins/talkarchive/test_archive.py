@@ -114,6 +114,26 @@ def test_should_stream_query_results_in_frames(archive):
     assert sizes == [5000, 5000, 2000]
 
 
+def test_should_never_split_a_friends_hour_across_frames(archive):
+    # friend c1: 3 rows in hour 09, 4 in hour 10; friend c2: 1 row in hour 09; frames of 2 rows
+    archive.create_schema()
+    hours = [("c1", "2026112009")] * 3 + [("c1", "2026112010")] * 4 + [("c2", "2026112009")]
+    archive.execute_many(
+        "insert_message",
+        [_message(f"k{i}", sent_at=f"2026-11-20T00:0{i}:00Z") for i in range(len(hours))],
+    )
+    archive.execute_many(
+        "insert_message_friend",
+        [{"message_key": f"k{i}", "contact_id": c, "hour_bucket": h} for i, (c, h) in enumerate(hours)],
+    )
+    archive.execute_many("insert_pending", [{"contact_id": c, "hour_bucket": h} for c, h in set(hours)])
+    frames = list(archive.query_groups("pending_messages", by=("contact_id", "hour_bucket"), chunksize=2))
+    groups = [sorted(set(zip(f["contact_id"], f["hour_bucket"]))) for f in frames]
+    assert groups == [[("c1", "2026112009")], [("c1", "2026112010")], [("c2", "2026112009")]]
+    assert [len(f) for f in frames] == [3, 4, 1]  # a group larger than a chunk stays whole
+    assert [k for f in frames for k in f["message_key"]] == [f"k{i}" for i in range(len(hours))]
+
+
 def test_should_name_every_statement_of_the_sql_file():
     assert {
         "schema",
@@ -121,7 +141,7 @@ def test_should_name_every_statement_of_the_sql_file():
         "insert_quarantine",
         "pending_messages",
         "upsert_activity",
-        "outbox",
+        "outbox_slice",
     } <= set(statements())
 
 

@@ -9,8 +9,6 @@ import json
 import pytest
 from simple_salesforce.exceptions import SalesforceOperationError, SalesforceRefusedRequest
 
-from sandbox.salesforce import bulk
-
 KEY = "ActivityKey__c"
 
 
@@ -241,8 +239,8 @@ def test_should_refuse_a_second_upload_and_uploads_after_close(raw) -> None:
     assert after_close.status_code == 409
 
 
-def test_should_refuse_an_upload_above_the_size_limit(raw, monkeypatch) -> None:
-    monkeypatch.setattr(bulk, "MAX_UPLOAD_BYTES", 50)  # the server runs in this process
+def test_should_refuse_an_upload_above_the_size_limit(raw, salesforce_sandbox) -> None:
+    salesforce_sandbox.control.configure(bulk2_max_upload_bytes=50)
     job = raw.new_job()
 
     response = raw.v2("PUT", f"/{job['id']}/batches", csv_data=CSV_TWO)
