@@ -49,7 +49,6 @@ TRANSFORM_DAYS = 30  # 1 M messages in one ≤ 31-day download
 HISTORY_DAYS = 180
 HISTORY_LIMIT_S = 20 * 60  # stop the import after the step that crosses this
 REGISTER_CHUNK = 1_000
-LOAD_SLICE = 100_000  # records per Bulk 2.0 job when the benchmark slices a load (see _SlicedUpsert)
 SMALL_TENANT = {"members": 10, "group_rooms": 3, "internal_rooms": 1}
 STATE_DIR = ROOT / ".sandbox" / "bench-talklogs"
 
@@ -364,6 +363,18 @@ def _maxrss_mib() -> float:
     return _ru_maxrss_mib()
 
 
+def _proc_mib(pid: int | str, field: str) -> float:
+    """``VmRSS`` / ``VmHWM`` of a process from ``/proc`` (0 where there is no ``/proc``)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
 def _ru_maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -601,6 +612,7 @@ class _Steps:
         self.calls: dict[str, int] = {}
         self.results: dict[str, Any] = {}
         self.errors: dict[str, str] = {}
+        self.memory: dict[str, dict[str, float]] = {}
 
     def __call__(self, name: str, fn):
         """Run one step; an exception is recorded (``errors``) and None returned."""
@@ -618,7 +630,19 @@ class _Steps:
         if out is not None:
             self.results[name] = out
         what = f"FAILED {self.errors[name]}" if out is None else _brief(out)
-        print(f"  {self.label} {name}: {elapsed:.2f}s, {calls} Salesforce calls — {what}", flush=True)
+        memory = {
+            "client_rss_mib": _proc_mib("self", "VmRSS"),
+            "client_peak_mib": _proc_mib("self", "VmHWM"),
+            "sandbox_rss_mib": _proc_mib(self.sandbox.proc.pid, "VmRSS") if self.sandbox.proc else 0.0,
+            "sandbox_peak_mib": _proc_mib(self.sandbox.proc.pid, "VmHWM") if self.sandbox.proc else 0.0,
+        }
+        self.memory[name] = memory
+        print(
+            f"  {self.label} {name}: {elapsed:.2f}s, {calls} Salesforce calls — {what} "
+            f"[RSS MiB: client {memory['client_rss_mib']:,.0f} (peak {memory['client_peak_mib']:,.0f}), "
+            f"sandboxes {memory['sandbox_rss_mib']:,.0f} (peak {memory['sandbox_peak_mib']:,.0f})]",
+            flush=True,
+        )
         return out
 
     @property
@@ -651,109 +675,23 @@ def _pipeline_pass(
     steps("archive", lambda: archive_file(run, path))
     steps("refresh_directory", lambda: refresh_directory(run, LineWorksHook()))
     steps("resolve", lambda: resolve(run))
-    split = _split_hours(run)
     steps("build", lambda: build(run, SalesforceActivityHook()))
     steps("load", lambda: load(run, SalesforceActivityHook()))
     wall = clock() - started
     path.unlink(missing_ok=True)
     return {
         "seconds": steps.seconds,
+        "memory_mib": steps.memory,
         "total_seconds": round(wall, 2),
         "salesforce_calls": steps.calls,
         "salesforce_calls_total": sum(steps.calls.values()),
         "results": steps.results,
         "errors": steps.errors,
-        "hours_split_across_build_chunks": split,
     }
 
 
 def _download_brief(result) -> dict:
     return {"bytes": result.bytes, "windows": len(result.windows)}
-
-
-def _split_hours(run, chunk: int = 200_000) -> list[dict]:
-    """(friend, hour)s whose rows ``build`` will read in two ``query_frames`` chunks (see the report)."""
-    rows = run.archive.query_raw(
-        "SELECT f.contact_id, f.hour_bucket, COUNT(*) AS n FROM lw_pending_hours p "
-        "JOIN lw_message_friends f ON f.contact_id = p.contact_id AND f.hour_bucket = p.hour_bucket "
-        "JOIN lw_messages m ON m.message_key = f.message_key "
-        "GROUP BY f.contact_id, f.hour_bucket ORDER BY f.contact_id, f.hour_bucket"
-    )
-    split, offset = [], 0
-    for r in rows:
-        first, offset = offset, offset + r["n"]
-        if first // chunk != (offset - 1) // chunk:
-            split.append({"contact_id": r["contact_id"], "hour_bucket": r["hour_bucket"], "rows": r["n"]})
-    return split
-
-
-def _task_counts(run, split: list[dict]) -> list[dict]:
-    """MessageCount__c in Salesforce of the split hours' Tasks, next to the rows the hour has."""
-    if not split:
-        return []
-    from hooks.salesforce import SalesforceActivityHook
-    from salesforce_model.soql import soql
-
-    keys = {f"LW-{run.domain_id}-{s['contact_id']}-{s['hour_bucket']}": s for s in split}
-    found = {
-        t["ActivityKey__c"]: t["MessageCount__c"]
-        for t in SalesforceActivityHook().query_records(
-            soql(
-                "SELECT ActivityKey__c, MessageCount__c FROM Task WHERE ActivityKey__c IN {keys}",
-                keys=list(keys),
-            )
-        )
-    }
-    return [
-        {"activity_key": k, "rows_in_hour": s["rows"], "MessageCount__c": found.get(k)}
-        for k, s in keys.items()
-    ]
-
-
-class _DeadlineReached(Exception):
-    pass
-
-
-class _SlicedUpsert:
-    """Benchmark-only stand-in for the Salesforce hook: ``upsert_activities`` in slices of records.
-
-    Each slice is one call of the real hook (one Bulk 2.0 job); raises :class:`_DeadlineReached` before a
-    slice once ``deadline`` has passed (the outbox then stays, as after a killed task).
-    """
-
-    def __init__(self, hook, slice_records: int, deadline: float) -> None:
-        self.hook, self.slice, self.deadline = hook, slice_records, deadline
-        self.budget = hook.budget
-        self.total = self.sent = 0
-        self.seconds = 0.0
-
-    def query_records(self, soql_text: str):
-        return self.hook.query_records(soql_text)
-
-    def upsert_activities(self, records: list[dict], key_field: str = "ActivityKey__c"):
-        from hooks.salesforce import UpsertReport
-
-        report = UpsertReport({}, "bulk2, sliced")
-        self.total = len(records)
-        for start in range(0, len(records), self.slice):
-            if clock() > self.deadline:
-                raise _DeadlineReached(
-                    f"time limit reached after {self.sent:,} of {self.total:,} records ({self.seconds:.0f}s)"
-                )
-            chunk = records[start : start + self.slice]
-            began = clock()
-            part = self.hook.upsert_activities(chunk, key_field)
-            self.seconds += clock() - began
-            self.sent += len(chunk)
-            report.results.update(part.results)
-            report.api_calls += part.api_calls
-            report.bulk_jobs += part.bulk_jobs
-            print(
-                f"    sliced load: {self.sent:,}/{self.total:,} records in {self.seconds:.0f}s "
-                f"({part.summary()})",
-                flush=True,
-            )
-        return report
 
 
 def _bench_hourly(sandbox: SandboxProcess, creds, sf_creds, messages: int, tenant: dict, tmp: Path) -> dict:
@@ -773,7 +711,6 @@ def _bench_hourly(sandbox: SandboxProcess, creds, sf_creds, messages: int, tenan
 
     run = _new_run(tmp, "hourly", domain_id, "bench-1")
     first = _pipeline_pass(sandbox, run, start, end, tmp, "run 1")
-    first["split_hour_tasks"] = _task_counts(run, first["hours_split_across_build_chunks"])
     loaded = first["results"]["load"]
     print(
         f"hourly run ({rows['messages']:,} messages / {rows['contacts']:,} friends in one run): "
@@ -847,7 +784,6 @@ def _bench_history(sandbox: SandboxProcess, creds, sf_creds, messages: int, tena
         if clock() - started > HISTORY_LIMIT_S:
             stopped = f"after window {i}/{len(windows)}"
             break
-    split: list[dict] = []
     for name, step in (
         ("refresh_directory", lambda: refresh_directory(run, LineWorksHook())),
         ("resolve", lambda: resolve(run)),
@@ -856,35 +792,13 @@ def _bench_history(sandbox: SandboxProcess, creds, sf_creds, messages: int, tena
     ):
         if stopped:
             break
-        if name == "build":
-            split = _split_hours(run)
         if steps(name, step) is None:
             stopped = f"{name} failed"
         elif clock() - started > HISTORY_LIMIT_S and name != "load":
             stopped = f"after {name}"
-    sliced = None
-    if "load" in steps.errors:
-        # Benchmark-only: the same load with the outbox sent in slices (one Bulk 2.0 job each), to see
-        # what the import would take once the hook splits large uploads; stops at the time limit.
-        deadline = started + HISTORY_LIMIT_S
-        sliced_hook = _SlicedUpsert(SalesforceActivityHook(), LOAD_SLICE, deadline)
-        out = steps("load, sliced by the benchmark", lambda: load(run, sliced_hook))
-        sliced = {
-            "slice_records": LOAD_SLICE,
-            "outbox_records": sliced_hook.total,
-            "records_sent": sliced_hook.sent,
-            "upsert_seconds": round(sliced_hook.seconds, 1),
-            "records_per_s": round(sliced_hook.sent / max(sliced_hook.seconds, 1e-9)),
-            "completed": out is not None,
-        }
-        if out is None and 0 < sliced_hook.sent < sliced_hook.total:
-            rate = sliced_hook.sent / sliced_hook.seconds
-            sliced["projected_upsert_seconds_for_all"] = round(sliced_hook.total / rate)
-        if out is not None:
-            stopped = None
     wall = clock() - started
     counts = run.archive.counts()
-    load_result = steps.results.get("load") or steps.results.get("load, sliced by the benchmark") or {}
+    load_result = steps.results.get("load") or {}
     created = load_result.get("created")
     tasks_in_org = sandbox.salesforce_control.stats()["records"].get("Task", 0)
     result = {
@@ -895,6 +809,7 @@ def _bench_history(sandbox: SandboxProcess, creds, sf_creds, messages: int, tena
         "seed_seconds": round(seeded, 1),
         "setup": setup,
         "seconds": steps.seconds,
+        "memory_mib": steps.memory,
         "total_seconds": round(wall, 1),
         "target_seconds": 600,
         "meets_target": not steps.errors and stopped is None and wall <= 600,
@@ -906,13 +821,10 @@ def _bench_history(sandbox: SandboxProcess, creds, sf_creds, messages: int, tena
         "activities_created": created,
         "tasks_in_org": tasks_in_org,
         "errors": steps.errors,
-        "sliced_load": sliced,
         "salesforce_calls": steps.calls,
         "salesforce_calls_total": sum(steps.calls.values()),
         "archive_counts": counts,
         "results": {k: v for k, v in steps.results.items() if k not in ("download", "archive")},
-        "hours_split_across_build_chunks": split,
-        "split_hour_tasks": _task_counts(run, split) if tasks_in_org else [],
     }
     print(
         f"history import ({rows['messages']:,} messages, {HISTORY_DAYS} days, {len(windows)} windows): "
@@ -922,12 +834,6 @@ def _bench_history(sandbox: SandboxProcess, creds, sf_creds, messages: int, tena
         f"{result['salesforce_calls_total']} Salesforce calls; per step {steps.seconds}",
         flush=True,
     )
-    if split:
-        print(
-            f"history import: {len(split)} (friend, hour)s were split across build's 200,000-row chunks: "
-            f"{result['split_hour_tasks'][:3]}",
-            flush=True,
-        )
     return result
 
 

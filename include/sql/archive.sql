@@ -103,7 +103,8 @@ ON CONFLICT (contact_id) DO UPDATE SET display_name = excluded.display_name, mat
     master_user_id = excluded.master_user_id;
 
 -- name: messages_to_resolve
-SELECT message_key, channel_id, sent_at, sender_raw, sender_kind, sender_name, sender_email, recipients_raw
+SELECT message_key, channel_id, sent_at, sender_raw, sender_kind, sender_name, sender_email, recipients_raw,
+       resolution
 FROM lw_messages
 WHERE resolution = 'new' OR (resolution = 'unresolved' AND sent_at >= :retry_since)
 ORDER BY sent_at, message_key;

@@ -35,7 +35,7 @@ class Settings:
     csv_language: str = "ja_JP"
     domain_id: str = ""
     retry_unresolved_days: float = 7
-    build_chunk_rows: int = 200_000
+    build_chunk_rows: int = 50_000
     load_batch_records: int = 50_000
     lineworks_conn_id: str = "lineworks_default"
     salesforce_conn_id: str = "salesforce_default"

@@ -59,6 +59,7 @@ class Archive:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sql = statements()
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
 
     def create_schema(self) -> None:
         with self.engine.begin() as conn:
@@ -74,14 +75,15 @@ class Archive:
         self, name: str, rows: Iterable[dict[str, Any]], conn: sa.Connection | None = None
     ) -> int:
         """Run statement ``name`` for every row, in batches; returns the rows sent."""
-        statement = sa.text(self.sql[name])
+        sql, order = self._driver_sql(name)
         sent = 0
         batch: list[dict[str, Any]] = []
 
         def flush(c: sa.Connection) -> None:
             nonlocal sent
             if batch:
-                c.execute(statement, batch)
+                params = [tuple(row[k] for k in order) for row in batch] if order else list(batch)
+                c.exec_driver_sql(sql, params)  # one DBAPI executemany, no per-row compilation
                 sent += len(batch)
                 batch.clear()
 
@@ -92,6 +94,14 @@ class Archive:
                     flush(c)
             flush(c)
         return sent
+
+    def _driver_sql(self, name: str) -> tuple[str, tuple[str, ...] | None]:
+        """Statement ``name`` compiled once for this database's driver; its parameter order if positional."""
+        if name not in self._compiled:
+            compiled = sa.text(self.sql[name]).compile(dialect=self.engine.dialect)
+            order = tuple(compiled.positiontup or ()) if compiled.positional else None
+            self._compiled[name] = (compiled.string, order)
+        return self._compiled[name]
 
     def query(
         self, name: str, params: dict[str, Any] | None = None, conn: sa.Connection | None = None
@@ -117,7 +127,7 @@ class Archive:
                 rows = result.fetchmany(chunksize)
                 if not rows:
                     break
-                yield pd.DataFrame(rows, columns=columns)
+                yield pd.DataFrame([tuple(r) for r in rows], columns=columns)
 
     def query_groups(
         self, name: str, by: Sequence[str], params: dict[str, Any] | None = None, chunksize: int = 200_000

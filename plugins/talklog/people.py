@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["Person", "parse_person", "parse_recipients", "split_recipients"]
 
@@ -45,6 +46,7 @@ class Person:
     email: str = ""  # lower-case; "" unless kind == "member"
 
 
+@lru_cache(maxsize=1 << 16)  # the same few thousand people recur on every row
 def parse_person(cell: str) -> Person:
     """Classify one person cell. Raises ``ValueError`` for an empty (or blank) cell."""
     text = cell.strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -157,9 +158,9 @@ def resolve(run: Run) -> dict[str, Any]:
         )
         with run.archive.transaction() as conn:
             run.archive.execute_many("set_resolution", result.statuses, conn)
-            run.archive.execute_many(
-                "clear_resolution_issue", ({"message_key": s["message_key"]} for s in result.statuses), conn
-            )
+            # only a message resolved before (a retry) can have issues to clear
+            retried = frame.loc[frame["resolution"] != "new", "message_key"]
+            run.archive.execute_many("clear_resolution_issue", ({"message_key": k} for k in retried), conn)
             run.archive.execute_many(
                 "insert_resolution_issue", ({**i, "run_id": run.run_id} for i in result.issues), conn
             )
@@ -371,10 +372,12 @@ def _label(cell: str, labels: dict[str, dict[str, str]]) -> str:
 
 def _render_input(frame: pd.DataFrame, labels: dict[str, dict[str, str]], separator: str) -> pd.DataFrame:
     """Archive rows (one per message and friend) → the renderer's input columns."""
-    senders = [_label(c, labels) for c in frame["sender_raw"]]
+    label = _memo(lambda cell: _label(cell, labels))
     known = set(labels["friends"].values())
-    recipient_cells = [split_recipients(c, separator, known) for c in frame["recipients_raw"]]
-    recipients = ["、".join(_label(c, labels) for c in cells) for cells in recipient_cells]
+    split = _memo(lambda cell: split_recipients(cell, separator, known))
+    senders = [label(c) for c in frame["sender_raw"]]
+    recipient_cells = [split(c) for c in frame["recipients_raw"]]
+    recipients = ["、".join(label(c) for c in cells) for cells in recipient_cells]
     return pd.DataFrame(
         {
             "message_key": frame["message_key"],
@@ -388,6 +391,18 @@ def _render_input(frame: pd.DataFrame, labels: dict[str, dict[str, str]], separa
             "is_group": [len(cells) > 1 for cells in recipient_cells],
         }
     )
+
+
+def _memo(fn: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``fn`` computed once per distinct cell (the same senders and recipients recur on most rows)."""
+    cache: dict[str, Any] = {}
+
+    def get(cell: str) -> Any:
+        if cell not in cache:
+            cache[cell] = fn(cell)
+        return cache[cell]
+
+    return get
 
 
 def _stored_hashes(run: Run, keys: list[str]) -> dict[str, str]:

@@ -14,6 +14,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import pandas as pd
 
@@ -22,6 +23,7 @@ from talklog.people import parse_person, split_recipients
 _SPACES = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=1 << 16)
 def match_name(name: str) -> str:
     """Normalise a display name for matching: NFKC (full/half width), spaces incl. U+3000, case."""
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()
@@ -93,14 +95,16 @@ def resolve_messages(
     if messages.empty:
         return result
     hours = hour_bucket(pd.to_datetime(messages["sent_at"], utc=True))
+    recipients_of: dict[str, list] = {}  # recipient cells recur: split and parse each distinct one once
     for row, hour in zip(messages.itertuples(index=False), hours):
         key = row.message_key
         if row.sender_kind == "bot" and exclude_bots:
             result.statuses.append({"message_key": key, "resolution": "bot"})
             continue
-        people = [parse_person(row.sender_raw)] + [
-            parse_person(c) for c in split_recipients(row.recipients_raw, separator, known_names)
-        ]
+        cell = row.recipients_raw
+        if cell not in recipients_of:
+            recipients_of[cell] = [parse_person(c) for c in split_recipients(cell, separator, known_names)]
+        people = [parse_person(row.sender_raw), *recipients_of[cell]]
         present = {by_email[p.email].user_id for p in people if p.email and p.email in by_email}
         externals = list(dict.fromkeys(p.name for p in people if p.kind == "external" and p.name))
         if not externals:

@@ -31,6 +31,7 @@ import itertools
 import json
 import threading
 import time
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,6 +154,10 @@ class IngestJob:
     results: list[dict[str, Any]] | None = None  # per row, in input order, once processed
     processing_ms: int = 0
     kind: str = "v2"
+    # Once processed: (rows processed, rows failed) and the result CSVs, zlib-compressed; the upload, rows
+    # and per-row results are then dropped, so a sandbox that ran many large jobs stays small.
+    counts: tuple[int, int] | None = None
+    finished_csvs: dict[str, bytes] | None = None
 
 
 @dataclass
@@ -374,6 +379,13 @@ def _process_ingest(state: SalesforceState, job: IngestJob, *, forced: bool = Fa
         records = [_row_values(header, row) for row in rows]
         job.header, job.rows = header, rows
         job.results = _apply(state, job.object, job.operation, job.external_id_field, records, job.created_by)
+    results = job.results or []
+    job.counts = (len(results), sum(1 for r in results if not r["success"]))
+    job.finished_csvs = {
+        kind: zlib.compress(_results_csv(job, kind).encode("utf-8"), 1)
+        for kind in ("successful", "failed", "unprocessed")
+    }
+    job.data, job.rows, job.results = None, None, None
     job.state = JOB_COMPLETE
     job.processing_ms = int((time.monotonic() - started) * 1000)
     job.system_modstamp = now_iso()
@@ -411,6 +423,8 @@ def _sf_error(result: dict[str, Any]) -> str:
 
 def _results_csv(job: IngestJob, kind: str) -> str:
     """Result CSV: ``sf__`` columns and values quoted, original header names as uploaded."""
+    if job.finished_csvs is not None:
+        return zlib.decompress(job.finished_csvs[kind]).decode("utf-8")
     delimiter = DELIMITERS[job.column_delimiter]
     header, left = job.header or [], []
     if job.results is None and job.data:  # never processed (aborted/failed): every row is left
@@ -543,11 +557,11 @@ def _job_info(job: IngestJob, *, full: bool) -> dict[str, Any]:
         }
     )
     if full:
-        results = job.results or []
+        processed, failed = job.counts or (0, 0)
         info.update(
             {
-                "numberRecordsProcessed": len(results),
-                "numberRecordsFailed": sum(1 for r in results if not r["success"]),
+                "numberRecordsProcessed": processed,
+                "numberRecordsFailed": failed,
                 "retries": 0,
                 "totalProcessingTime": job.processing_ms,
                 "apiActiveProcessingTime": job.processing_ms,
