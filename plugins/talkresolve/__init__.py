@@ -94,29 +94,32 @@ def resolve_messages(
     result = Resolution()
     if messages.empty:
         return result
-    hours = hour_bucket(pd.to_datetime(messages["sent_at"], utc=True))
-    recipients_of: dict[str, list] = {}  # recipient cells recur: split and parse each distinct one once
-    for row, hour in zip(messages.itertuples(index=False), hours):
-        key = row.message_key
-        if row.sender_kind == "bot" and exclude_bots:
-            result.statuses.append({"message_key": key, "resolution": "bot"})
+    # The outcome depends only on who took part (sender kind, sender cell, recipients cell), and the same
+    # few thousand combinations recur on every row: work them out once each, then spread to the messages.
+    who = ["sender_kind", "sender_raw", "recipients_raw"]
+    codes = messages.groupby(who, sort=False, dropna=False).ngroup().to_numpy()  # by first appearance
+    combos = messages[who].drop_duplicates().itertuples(index=False, name=None)
+    statuses: list[str] = []
+    combo_links: list[tuple[int, str]] = []  # (combination, contact_id)
+    combo_issues: list[tuple[int, str, str]] = []  # (combination, participant, reason)
+    for i, (sender_kind, sender_raw, recipients_raw) in enumerate(combos):
+        if sender_kind == "bot" and exclude_bots:
+            statuses.append("bot")
             continue
-        cell = row.recipients_raw
-        if cell not in recipients_of:
-            recipients_of[cell] = [parse_person(c) for c in split_recipients(cell, separator, known_names)]
-        people = [parse_person(row.sender_raw), *recipients_of[cell]]
+        people = [
+            parse_person(sender_raw),
+            *(parse_person(c) for c in split_recipients(recipients_raw, separator, known_names)),
+        ]
         present = {by_email[p.email].user_id for p in people if p.email and p.email in by_email}
         externals = list(dict.fromkeys(p.name for p in people if p.kind == "external" and p.name))
         if not externals:
-            result.statuses.append({"message_key": key, "resolution": "internal"})
+            statuses.append("internal")
             continue
         linked = 0
         for name in externals:
             candidates = [f for f in by_name.get(match_name(name), ()) if f.master_user_id in present]
             if len(candidates) == 1:
-                result.links.append(
-                    {"message_key": key, "contact_id": candidates[0].contact_id, "hour_bucket": hour}
-                )
+                combo_links.append((i, candidates[0].contact_id))
                 linked += 1
             else:
                 reason = (
@@ -124,6 +127,25 @@ def resolve_messages(
                     if candidates
                     else ("unknown_external" if present else "no_member_in_talk")
                 )
-                result.issues.append({"message_key": key, "participant": name, "reason": reason})
-        result.statuses.append({"message_key": key, "resolution": "resolved" if linked else "unresolved"})
+                combo_issues.append((i, name, reason))
+        statuses.append("resolved" if linked else "unresolved")
+    keys = messages["message_key"].tolist()
+    per_message = [statuses[c] for c in codes]
+    result.statuses = [{"message_key": k, "resolution": r} for k, r in zip(keys, per_message)]
+    rows = pd.DataFrame({"combo": codes, "message_key": keys})
+    if combo_links:
+        links = pd.DataFrame(combo_links, columns=["combo", "contact_id"])
+        # in message order; hour buckets only for the messages that belong to a friend
+        linked_rows = rows.reset_index().merge(links, on="combo").sort_values(["index"], kind="stable")
+        hours = hour_bucket(
+            pd.to_datetime(messages["sent_at"].iloc[linked_rows["index"].to_numpy()], utc=True)
+        )
+        result.links = [
+            {"message_key": k, "contact_id": c, "hour_bucket": h}
+            for k, c, h in zip(linked_rows["message_key"], linked_rows["contact_id"], hours)
+        ]
+    if combo_issues:
+        issues = pd.DataFrame(combo_issues, columns=["combo", "participant", "reason"])
+        issue_rows = rows.reset_index().merge(issues, on="combo").sort_values(["index"], kind="stable")
+        result.issues = issue_rows[["message_key", "participant", "reason"]].to_dict("records")
     return result
