@@ -83,6 +83,10 @@ class UpsertReport:
     api_calls: int = 0
     resubmitted: int = 0
     bulk_jobs: list[str] = field(default_factory=list)
+    # Bulk jobs: seconds Salesforce reports it spent processing them (``totalProcessingTime``), and seconds
+    # this hook waited between status polls — together, the part of the wall time that is the org's.
+    bulk_processing_seconds: float = 0.0
+    bulk_poll_wait_seconds: float = 0.0
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results.values() if r.status == status)
@@ -485,6 +489,7 @@ class SalesforceActivityHook(SalesforceHook):
         deadline = time.monotonic() + float(self._extra("bulk_timeout", 3600))
         while True:
             _sleep(interval)
+            report.bulk_poll_wait_seconds += interval
             status = self.request("GET", f"jobs/ingest/{job_id}", endpoint="bulk2.status").json()
             if status["state"] in ("JobComplete", "Failed", "Aborted"):
                 break
@@ -496,6 +501,7 @@ class SalesforceActivityHook(SalesforceHook):
                     "at the timeout; it keeps running in Salesforce",
                     endpoint="bulk2",
                 )
+        report.bulk_processing_seconds += float(status.get("totalProcessingTime") or 0) / 1000
         if status["state"] != "JobComplete":
             raise SalesforceApiError(
                 None,

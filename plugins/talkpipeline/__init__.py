@@ -308,6 +308,7 @@ def load(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
     totals: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
     slices = 0
+    org_seconds = wait_seconds = 0.0
     while outbox := run.archive.query("outbox_slice", {"limit": run.settings.load_batch_records}):
         report = salesforce.upsert_activities(
             [json.loads(r["record"]) for r in outbox], key_field="ActivityKey__c"
@@ -336,6 +337,8 @@ def load(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
         slices += 1
         totals.update(r["status"] for r in rows)
         totals["salesforce_calls"] += report.api_calls
+        org_seconds += report.bulk_processing_seconds
+        wait_seconds += report.bulk_poll_wait_seconds
         rejected.update(r["error_code"] for r in rows if r["status"] == "rejected")
         if slices > 1 or len(outbox) == run.settings.load_batch_records:
             _log.info("load: slice %d done (%d records, %s)", slices, len(outbox), report.summary())
@@ -345,6 +348,9 @@ def load(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
         "rejected": totals["rejected"],
         "salesforce_calls": totals["salesforce_calls"],
         "rejected_codes": dict(rejected),
+        "slices": slices,
+        "bulk_processing_seconds": round(org_seconds, 1),  # as Salesforce reports it
+        "bulk_poll_wait_seconds": round(wait_seconds, 1),
     }
 
 

@@ -228,6 +228,10 @@ class TestUpsertActivities:
         calls = salesforce_sandbox.calls()
         assert report.mode == "bulk2" and report.count("created") == 2500
         assert calls["bulk2.create_job"] == 1 and calls["bulk2.upload"] == 1 and calls["bulk2.close"] == 1
+        assert report.bulk_processing_seconds > 0  # the org's totalProcessingTime, summed over jobs
+        assert report.bulk_poll_wait_seconds == pytest.approx(
+            calls["bulk2.status"] * FAST["bulk_poll_interval"]
+        )
         assert report.api_calls == sum(v for k, v in calls.items() if k.startswith("bulk2.") and "!" not in k)
 
     def test_should_split_a_large_upload_into_several_bulk_jobs(self, salesforce_conn, salesforce_sandbox):
