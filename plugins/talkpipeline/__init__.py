@@ -164,14 +164,12 @@ def resolve(run: Run) -> dict[str, Any]:
             run.archive.execute_many(
                 "insert_resolution_issue", ({**i, "run_id": run.run_id} for i in result.issues), conn
             )
-            run.archive.execute_many("insert_message_friend", result.links, conn)
+            # in key order: neighbouring inserts touch neighbouring pages of the primary-key index
+            links = sorted(result.links, key=lambda link: (link["message_key"], link["contact_id"]))
+            run.archive.execute_many("insert_message_friend", links, conn)
+            touched = dict.fromkeys((link["contact_id"], link["hour_bucket"]) for link in links)
             run.archive.execute_many(
-                "insert_pending",
-                (
-                    {"contact_id": link["contact_id"], "hour_bucket": link["hour_bucket"]}
-                    for link in result.links
-                ),
-                conn,
+                "insert_pending", ({"contact_id": c, "hour_bucket": h} for c, h in sorted(touched)), conn
             )
         totals.update(s["resolution"] for s in result.statuses)
         issues.update(i["reason"] for i in result.issues)
