@@ -45,7 +45,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check --diff dags plugins sandbox tests benchmarks scripts
 
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH)
 
 up: $(STAMP) airflow-db
 	$(PY) scripts/up.py
