@@ -434,31 +434,14 @@ def _pipeline_child(
 ) -> dict:
     from pipeline_settings import load_settings
     from talkarchive import Archive
-    from talkpipeline import Run, archive_file, build, resolve
-    from talkresolve import match_name
+    from talkpipeline import Run, archive_file, build, resolve, store_directory
 
     _import_pipeline()
     baseline = _maxrss_mib()
     archive = Archive(f"sqlite:///{db}")
     archive.create_schema()
     run = Run(archive, load_settings(), "bench-rss", domain_id)
-    # refresh_directory without the API: the same rows
-    archive.execute_many(
-        "upsert_member",
-        ({"user_id": m.user_id, "email": m.email, "display_name": m.display_name} for m in members),
-    )
-    archive.execute_many(
-        "upsert_friend",
-        (
-            {
-                "contact_id": f.contact_id,
-                "display_name": f.display_name,
-                "match_name": match_name(f.display_name),
-                "master_user_id": f.master_user_id,
-            }
-            for f in friends
-        ),
-    )
+    store_directory(run, members, friends)  # refresh_directory without the API: the same rows
     seconds, rss = {}, {}
     for name, step in (
         ("archive", lambda: archive_file(run, path)),
@@ -694,19 +677,24 @@ def _download_brief(result) -> dict:
     return {"bytes": result.bytes, "windows": len(result.windows)}
 
 
-def _bench_hourly(sandbox: SandboxProcess, creds, sf_creds, messages: int, tenant: dict, tmp: Path) -> dict:
-    overrides = {**tenant, "messages": messages, "days": 1}
+def _tenant(sandbox: SandboxProcess, creds, sf_creds, overrides: dict, label: str):
+    """Seed LINE WORKS with the scenario, point the connections at the sandboxes, register every friend."""
     stats, seeded = _seed_tenant(sandbox, creds, overrides)
     domain_id = str(stats["domainId"])
     rows = stats["rows"]
     print(
-        f"hourly run: LINE WORKS sandbox seeded with {rows['messages']:,} messages, {rows['contacts']:,} "
-        f"friends in {seeded:.1f}s",
+        f"{label}: LINE WORKS sandbox seeded with {rows['messages']:,} messages over {overrides['days']} "
+        f"day(s), {rows['contacts']:,} friends in {seeded:.1f}s",
         flush=True,
     )
     _connect(sandbox, creds, sf_creds, domain_id)
     setup = _fresh_org(sandbox, sf_creds)
-    sc = scenario.generate("bench", seed=SEED, **overrides)
+    return domain_id, rows, seeded, setup, scenario.generate("bench", seed=SEED, **overrides)
+
+
+def _bench_hourly(sandbox: SandboxProcess, creds, sf_creds, messages: int, tenant: dict, tmp: Path) -> dict:
+    overrides = {**tenant, "messages": messages, "days": 1}
+    domain_id, rows, seeded, setup, sc = _tenant(sandbox, creds, sf_creds, overrides, "hourly run")
     start, end = sc.start, sc.start + timedelta(days=1)
 
     run = _new_run(tmp, "hourly", domain_id, "bench-1")
@@ -747,17 +735,7 @@ def _bench_history(sandbox: SandboxProcess, creds, sf_creds, messages: int, tena
     from talkpipeline import archive_file, build, load, refresh_directory, resolve
 
     overrides = {**tenant, "messages": messages, "days": HISTORY_DAYS}
-    stats, seeded = _seed_tenant(sandbox, creds, overrides)
-    domain_id = str(stats["domainId"])
-    rows = stats["rows"]
-    print(
-        f"history import: LINE WORKS sandbox seeded with {rows['messages']:,} messages over "
-        f"{HISTORY_DAYS} days, {rows['contacts']:,} friends in {seeded:.1f}s",
-        flush=True,
-    )
-    _connect(sandbox, creds, sf_creds, domain_id)
-    setup = _fresh_org(sandbox, sf_creds)
-    sc = scenario.generate("bench", seed=SEED, **overrides)
+    domain_id, rows, seeded, setup, sc = _tenant(sandbox, creds, sf_creds, overrides, "history import")
     run = _new_run(tmp, "history", domain_id, "bench-history")
     # As lineworks_history_import's range mode: JST dates, inclusive, windows of ≤ 31 days.
     tz = ZoneInfo(run.settings.timezone)

@@ -24,7 +24,7 @@ from talkarchive import Archive
 from talklog.csvparse import ParseSettings, parse_message_csv
 from talklog.keys import hour_bucket
 from talklog.people import parse_person, split_recipients
-from talkrender.render import RenderSettings, render_activities
+from talkrender.render import LINK_COLUMNS, RenderSettings, render_activities
 from talkresolve import Friend, Member, friend_from_contact, match_name, member_from_user, resolve_messages
 
 _log = logging.getLogger(__name__)
@@ -113,6 +113,12 @@ def refresh_directory(run: Run, lineworks: LineWorksClient) -> dict[str, int]:
     """Cache members (``list_users``) and LINE friends (``list_friends``) in the archive."""
     members = [member_from_user(u) for u in lineworks.list_users()]
     friends = [f for f in (friend_from_contact(c) for c in lineworks.list_friends()) if f is not None]
+    store_directory(run, members, friends)
+    return {"members": len(members), "friends": len(friends)}
+
+
+def store_directory(run: Run, members: list[Member], friends: list[Friend]) -> None:
+    """Upsert members and LINE friends into the archive's directory cache, in one transaction."""
     with run.archive.transaction() as conn:
         run.archive.execute_many(
             "upsert_member",
@@ -132,7 +138,6 @@ def refresh_directory(run: Run, lineworks: LineWorksClient) -> dict[str, int]:
             ),
             conn,
         )
-    return {"members": len(members), "friends": len(friends)}
 
 
 def resolve(run: Run) -> dict[str, Any]:
@@ -280,16 +285,8 @@ def fetch_links(run: Run, salesforce: SalesforceClient, contact_ids: list[str]) 
                     "owner_user_id": owner,
                 }
             )
-    columns = [
-        "external_contact_id",
-        "lead_id",
-        "contact_sf_id",
-        "account_id",
-        "person_contact_id",
-        "owner_user_id",
-    ]
     return (
-        pd.DataFrame(rows, columns=["contact_id", *columns])
+        pd.DataFrame(rows, columns=["contact_id", *LINK_COLUMNS])
         .drop_duplicates("contact_id")
         .set_index("contact_id")
     )

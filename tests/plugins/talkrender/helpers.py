@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from talkrender import MESSAGE_COLUMNS
+from talkrender import LINK_COLUMNS, MESSAGE_COLUMNS
 
 REP = "山田 太郎"
 FRIEND = "はなちゃん"
@@ -44,14 +44,7 @@ def frame(rows: list[dict]) -> pd.DataFrame:
 
 def links(**contacts: dict) -> pd.DataFrame:
     """links(f1={"external_contact_id": "a0X1", ...}) -> a frame indexed by contact_id."""
-    columns = [
-        "external_contact_id",
-        "lead_id",
-        "contact_sf_id",
-        "account_id",
-        "person_contact_id",
-        "owner_user_id",
-    ]
+    columns = list(LINK_COLUMNS)
     extra = sorted({c for v in contacts.values() for c in v} - set(columns))
     df = pd.DataFrame(
         [{c: v.get(c) for c in [*columns, *extra]} for v in contacts.values()],
