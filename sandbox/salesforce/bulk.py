@@ -12,6 +12,10 @@ Jobs live in ``state.bulk_jobs`` (in memory, cleared by ``reset``). Every record
 the same as for REST and sObject Collections. When a job or batch is processed is decided by
 ``state.config["bulk_transition"]`` (like moto's managed state transitions):
 
+* ``{"mode": "background"}`` (the default): as Salesforce does it — the close answers
+  ``UploadComplete`` at once and a worker thread processes the job (v1: each batch) in chunks of
+  ``BACKGROUND_CHUNK`` records, the org serving other calls between chunks; polls see ``InProgress``
+  until it is ``JobComplete``. Jobs are processed one after another, in the order they were closed.
 * ``{"mode": "immediate"}``: processed right after ``UploadComplete`` (Bulk 2.0) or the batch upload
   (v1); the answer to that request still shows ``UploadComplete``/``Queued``, as Salesforce's does.
 * ``{"mode": "polls", "polls": N}``: the job (batch) answers ``InProgress`` to N status polls, then is
@@ -29,12 +33,14 @@ import csv
 import io
 import itertools
 import json
+import logging
+import queue
 import threading
 import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from fastapi.responses import JSONResponse, Response
 
@@ -83,6 +89,11 @@ JOB_COMPLETE, FAILED, ABORTED, CLOSED = "JobComplete", "Failed", "Aborted", "Clo
 TERMINAL = (JOB_COMPLETE, FAILED, ABORTED)
 QUEUED, COMPLETED, NOT_PROCESSED = "Queued", "Completed", "NotProcessed"
 
+BACKGROUND = "background"
+BACKGROUND_CHUNK = 2_000  # records processed per hold of the org's request lock (mode "background")
+_HAND_OVER = 0.002
+
+_log = logging.getLogger(__name__)
 _LOCK = threading.RLock()
 _SEQ = itertools.count(1)
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -158,6 +169,7 @@ class IngestJob:
     # and per-row results are then dropped, so a sandbox that ran many large jobs stays small.
     counts: tuple[int, int] | None = None
     finished_csvs: dict[str, bytes] | None = None
+    busy: bool = False  # being processed by the BackgroundWorker
 
 
 @dataclass
@@ -204,11 +216,15 @@ def _new_id(prefix: str) -> str:
     return id15 + id_checksum(id15)
 
 
-def _transition_config(state: SalesforceState) -> int | None:
-    """Polls a new job/batch stays InProgress; None = process at once (``immediate``)."""
+def _transition_config(state: SalesforceState) -> int | str | None:
+    """Polls a new job/batch stays InProgress; None = process at once (``immediate``);
+    ``"background"`` = processed by the org's :class:`BackgroundWorker`."""
     cfg = state.config.get("bulk_transition") or {}
-    if cfg.get("mode", "polls") == "immediate":
+    mode = cfg.get("mode", BACKGROUND)
+    if mode == "immediate":
         return None
+    if mode == BACKGROUND:
+        return BACKGROUND
     return max(0, int(cfg.get("polls", 0)))
 
 
@@ -230,6 +246,18 @@ def _without(values: dict[str, Any], name: str) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k.lower() != name.lower()}
 
 
+def _key_counts(
+    state: SalesforceState, sobject: str, operation: str, ext_field: str | None, records: list[Any]
+):
+    """How often each external ID occurs in a whole job/batch (an upsert refuses every repeat)."""
+    obj = state.object(sobject)
+    fdef = obj.field(ext_field) if operation == "upsert" and ext_field else None
+    if fdef is None:
+        return Counter()
+    keys = (_get_ci(r, fdef.name) if isinstance(r, dict) else None for r in records)
+    return Counter(_norm_key(fdef, k) for k in keys if k not in (None, ""))
+
+
 def _apply(
     state: SalesforceState,
     sobject: str,
@@ -237,18 +265,22 @@ def _apply(
     ext_field: str | None,
     records: list[Any],
     running_user: str | None,
+    counts: Counter[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Write ``records`` (field → value dicts) as one job/batch; one result per record, in order."""
+    """Write ``records`` (field → value dicts) as one job/batch; one result per record, in order.
+
+    ``counts`` are the external IDs' occurrences in the whole job when ``records`` is a chunk of it.
+    """
     obj = state.object(sobject)
     results: list[dict[str, Any] | None] = [None] * len(records)
     items: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     where: list[int] = []
     keys: list[Any] = []
-    counts: Counter[str] = Counter()
     fdef = obj.field(ext_field) if operation == "upsert" and ext_field else None
     if fdef is not None:
         keys = [_get_ci(r, fdef.name) if isinstance(r, dict) else None for r in records]
-        counts = Counter(_norm_key(fdef, k) for k in keys if k not in (None, ""))
+        if counts is None:
+            counts = _key_counts(state, sobject, operation, ext_field, records)
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             results[i] = _failure("INVALID_FIELD", "a record must be an object of field values")
@@ -258,7 +290,7 @@ def _apply(
             continue
         if operation == "upsert":
             key = keys[i]
-            if key not in (None, "") and counts[_norm_key(fdef, key)] > 1:
+            if key not in (None, "") and counts is not None and counts[_norm_key(fdef, key)] > 1:
                 # Salesforce refuses every occurrence of an external ID repeated within one job/batch.
                 results[i] = _failure(
                     "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {key}", [fdef.name]
@@ -365,6 +397,17 @@ def _row_values(header: list[str], row: list[str]) -> dict[str, Any]:
 
 
 def _process_ingest(state: SalesforceState, job: IngestJob, *, forced: bool = False) -> None:
+    """Process a job at once (the caller holds the locks)."""
+    for _ in _ingest_steps(state, job, forced=forced):
+        pass
+
+
+def _ingest_steps(
+    state: SalesforceState, job: IngestJob, *, forced: bool = False, chunk: int | None = None
+) -> Iterator[None]:
+    """Process a job, pausing (``yield``) after each ``chunk`` records; the caller holds the locks
+    while a step runs and may release them between steps (background processing)."""
+    spent = 0.0
     started = time.monotonic()
     job.polls_left, job.pinned = None, False
     if forced and not job.data:
@@ -374,11 +417,29 @@ def _process_ingest(state: SalesforceState, job: IngestJob, *, forced: bool = Fa
             header, rows = _parse_csv(state, job)
         except _JobFailure as exc:
             job.state, job.error_message = FAILED, str(exc)
+            job.processing_ms = int((time.monotonic() - started) * 1000)
             job.system_modstamp = now_iso()
             return
         records = [_row_values(header, row) for row in rows]
-        job.header, job.rows = header, rows
-        job.results = _apply(state, job.object, job.operation, job.external_id_field, records, job.created_by)
+        job.header, job.rows, job.results = header, rows, []
+        counts = _key_counts(state, job.object, job.operation, job.external_id_field, records)
+        step = chunk or max(1, len(records))
+        for start in range(0, len(records), step):
+            job.results.extend(
+                _apply(
+                    state,
+                    job.object,
+                    job.operation,
+                    job.external_id_field,
+                    records[start : start + step],
+                    job.created_by,
+                    counts,
+                )
+            )
+            if start + step < len(records):
+                spent += time.monotonic() - started
+                yield
+                started = time.monotonic()
     results = job.results or []
     job.counts = (len(results), sum(1 for r in results if not r["success"]))
     job.finished_csvs = {
@@ -387,8 +448,71 @@ def _process_ingest(state: SalesforceState, job: IngestJob, *, forced: bool = Fa
     }
     job.data, job.rows, job.results = None, None, None
     job.state = JOB_COMPLETE
-    job.processing_ms = int((time.monotonic() - started) * 1000)
+    job.processing_ms = int((spent + time.monotonic() - started) * 1000)
     job.system_modstamp = now_iso()
+
+
+class BackgroundWorker:
+    """Processes closed jobs and new v1 batches one after another in a thread (mode ``background``),
+    as Salesforce does: the close answers at once and status polls see ``InProgress`` until the job is
+    done. A job is processed ``BACKGROUND_CHUNK`` records at a time, each chunk under the org's
+    request lock, so API calls (polls, queries, other jobs' uploads) are served in between."""
+
+    def __init__(self, state: SalesforceState) -> None:
+        self.state = state
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def submit(self, job: IngestJob | AsyncJob, batch: Batch | None = None) -> None:
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="bulk-worker", daemon=True)
+                self._thread.start()
+        self._queue.put((job, batch))
+
+    def _run(self) -> None:
+        while True:
+            job, batch = self._queue.get()
+            try:
+                if batch is not None:
+                    self._batch(job, batch)
+                else:
+                    self._ingest(job)
+            except Exception:  # noqa: BLE001 - a broken job must not stop the worker
+                _log.exception("sandbox: background processing of bulk job %s failed", job.id)
+                with _LOCK:
+                    if job.state not in TERMINAL:
+                        job.state, job.error_message = (
+                            FAILED,
+                            "InternalServerError : sandbox processing failed",
+                        )
+
+    def _current(self, job: Any) -> bool:
+        return self.state.bulk_jobs.get(job.id) is job  # not dropped by a reset
+
+    def _ingest(self, job: IngestJob) -> None:
+        steps: Iterator[None] | None = None
+        while True:
+            with self.state.request_lock, _LOCK:
+                if steps is None:
+                    if not self._current(job) or job.pinned or job.state != UPLOAD_COMPLETE:
+                        return
+                    job.state, job.busy = IN_PROGRESS, True
+                    job.system_modstamp = now_iso()
+                    steps = _ingest_steps(self.state, job, chunk=BACKGROUND_CHUNK)
+                elif not self._current(job) or job.state != IN_PROGRESS:  # aborted meanwhile
+                    job.busy = False
+                    return
+                if next(steps, StopIteration) is StopIteration:
+                    job.busy = False
+                    return
+            time.sleep(_HAND_OVER)  # a lock is not fair: let a waiting request take it before the next chunk
+
+    def _batch(self, job: AsyncJob, batch: Batch) -> None:
+        with self.state.request_lock, _LOCK:
+            if self._current(job) and not batch.pinned and batch.state == QUEUED:
+                _process_batch(self.state, job, batch)
 
 
 def _poll_ingest(state: SalesforceState, job: IngestJob) -> None:
@@ -590,6 +714,7 @@ class BulkApi:
 
     def __init__(self, state: SalesforceState) -> None:
         self.state = state
+        self.worker = BackgroundWorker(state)
 
     # Bulk 2.0 -------------------------------------------------------------------------------------
     def create_job(self, call: Call) -> Response:
@@ -685,9 +810,13 @@ class BulkApi:
                 job.state = UPLOAD_COMPLETE
                 job.system_modstamp = now_iso()
                 answer = _job_info(job, full=False)
-                job.polls_left = _transition_config(self.state)
-                if job.polls_left is None:  # immediate: processed right after this answer
+                schedule = _transition_config(self.state)
+                if schedule == BACKGROUND:
+                    self.worker.submit(job)
+                elif schedule is None:  # immediate: processed right after this answer
                     _process_ingest(self.state, job)
+                else:
+                    job.polls_left = schedule
                 return JSONResponse(answer)
             if target == ABORTED:
                 self._relabel("bulk2.close", "bulk2.abort")
@@ -840,9 +969,13 @@ class BulkApi:
             )
             job.batches[batch.id] = batch
             answer = _batch_info(batch)
-            batch.polls_left = _transition_config(self.state)
-            if batch.polls_left is None:  # immediate: processed right after this answer
+            schedule = _transition_config(self.state)
+            if schedule == BACKGROUND:
+                self.worker.submit(job, batch)
+            elif schedule is None:  # immediate: processed right after this answer
                 _process_batch(self.state, job, batch)
+            else:
+                batch.polls_left = schedule
         return JSONResponse(answer, status_code=201)
 
     def v1_batch_list(self, call: Call) -> Response:
@@ -910,6 +1043,8 @@ def transition_job(state: SalesforceState, job_id: str, new_state: str) -> dict:
             return _transition_v1(state, job, new_state)
         if job.state in TERMINAL:
             raise _state_error(f"Job {job.id} is already {job.state}")
+        if job.busy:
+            raise _state_error(f"Job {job.id} is being processed; wait for it to finish")
         if new_state == JOB_COMPLETE:
             _process_ingest(state, job, forced=True)
         elif new_state == IN_PROGRESS:

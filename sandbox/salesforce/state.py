@@ -54,9 +54,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "query_batch_size": QUERY_BATCH_SIZE,
     # Bulk 2.0: the largest CSV one job takes (150 MB; smaller in tests that prove a client splits uploads)
     "bulk2_max_upload_bytes": limits.BULK2_MAX_UPLOAD_BYTES,
-    # Bulk 2.0 job transitions (like moto's managed state): "immediate", or "polls" with the number of
-    # status polls a job stays InProgress before it completes ("slow bulk jobs").
-    "bulk_transition": {"mode": "polls", "polls": 1},
+    # Bulk job transitions (like moto's managed state): "background" (a worker thread processes closed
+    # jobs, as Salesforce does), "immediate", or "polls" with the number of status polls a job stays
+    # InProgress before it is processed on the next poll ("slow bulk jobs").
+    "bulk_transition": {"mode": "background"},
     # Per-record transient failures: a share of saves fails with UNABLE_TO_LOCK_ROW, and/or the given
     # external-ID values fail their next N saves.
     "lock_rows": {"rate": 0.0, "seed": 0, "keys": {}},
@@ -124,6 +125,9 @@ class SalesforceState:
         self._lock_rng = random.Random(0)
         self._query_cursors: dict[str, tuple[int, list[dict]]] = {}  # locator -> (totalSize, rows left)
         self.bulk_jobs: dict[str, Any] = {}  # owned by sandbox.salesforce.bulk
+        # Records referenced by the saves of one save_many (WhoId, WhatId, OwnerId): a Bulk job's Tasks
+        # point at the same few parents again and again. Entries are dropped when their record is written.
+        self._referenced: dict[str, tuple[str, dict] | None] | None = None
 
     # --- control -------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -313,6 +317,19 @@ class SalesforceState:
         ).fetchone()
         return (row[0], json.loads(row[1])) if row else None
 
+    def _get_referenced(self, record_id: str) -> tuple[str, dict] | None:
+        cache = self._referenced
+        if cache is None:
+            return self.get(record_id)
+        if record_id not in cache:
+            cache[record_id] = self.get(record_id)
+        return cache[record_id]
+
+    def _forget(self, record_id: str) -> None:
+        if self._referenced:
+            self._referenced.pop(record_id, None)
+            self._referenced.pop(record_id[:15], None)
+
     def get_record(self, sobject: str, record_id: str) -> dict:
         found = self.get(record_id) if _ID_RE.match(record_id) else None
         obj = self.object(sobject)
@@ -338,6 +355,7 @@ class SalesforceState:
 
     def delete(self, sobject: str, record_id: str) -> None:
         record = self.get_record(sobject, record_id)
+        self._forget(record["Id"])
         with self._lock:
             self._db.execute(
                 "UPDATE records SET deleted = 1, data = ? WHERE id = ?",
@@ -462,6 +480,7 @@ class SalesforceState:
         for fdef in obj.fields.values():
             if fdef.unique and fdef.name in clean:
                 self._claim_unique(obj, fdef, record)
+        self._forget(record["Id"])
         self._db.execute("SAVEPOINT write_record")
         try:
             if not creating:
@@ -599,7 +618,7 @@ class SalesforceState:
             raise RecordError(
                 "FIELD_INTEGRITY_EXCEPTION", f"{fdef.label}: id value of incorrect type: {value}", [fdef.name]
             )
-        found = self.get(value)
+        found = self._get_referenced(value)
         if found is None:
             raise RecordError(
                 "INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {value}", [fdef.name]
@@ -620,7 +639,7 @@ class SalesforceState:
             if what and self.schema.by_prefix(what[:3]).name == "Account":
                 account = what
             elif who and self.schema.by_prefix(who[:3]).name == "Contact":
-                contact = self.get(who)
+                contact = self._get_referenced(who)
                 account = contact[1].get("AccountId") if contact else None
             if obj.field("AccountId") is not None:
                 record["AccountId"] = account
@@ -727,29 +746,33 @@ class SalesforceState:
         """
         results: list[dict[str, Any]] = []
         with self._lock:
-            self._db.execute("SAVEPOINT save_many")
-            for sobject, values, kwargs in items:
-                try:
-                    if kwargs.get("error") is not None:
-                        raise kwargs["error"]
-                    record_id, created = self.save(sobject, values, running_user=running_user, **kwargs)
-                    results.append({"id": record_id, "success": True, "errors": [], "created": created})
-                except RecordError as exc:
-                    results.append({"id": None, "success": False, "errors": [exc.result()]})
-            failed = any(not r["success"] for r in results)
-            if all_or_none and failed:
-                self._db.execute("ROLLBACK TO save_many")
-                rolled_back = {
-                    "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                    "message": "Record rolled back because not all records were valid and the "
-                    "request was using AllOrNone header",
-                    "fields": [],
-                }
-                results = [
-                    r if not r["success"] else {"id": None, "success": False, "errors": [rolled_back]}
-                    for r in results
-                ]
-            self._db.execute("RELEASE save_many")
+            self._referenced = {}
+            try:
+                self._db.execute("SAVEPOINT save_many")
+                for sobject, values, kwargs in items:
+                    try:
+                        if kwargs.get("error") is not None:
+                            raise kwargs["error"]
+                        record_id, created = self.save(sobject, values, running_user=running_user, **kwargs)
+                        results.append({"id": record_id, "success": True, "errors": [], "created": created})
+                    except RecordError as exc:
+                        results.append({"id": None, "success": False, "errors": [exc.result()]})
+                failed = any(not r["success"] for r in results)
+                if all_or_none and failed:
+                    self._db.execute("ROLLBACK TO save_many")
+                    rolled_back = {
+                        "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                        "message": "Record rolled back because not all records were valid and the "
+                        "request was using AllOrNone header",
+                        "fields": [],
+                    }
+                    results = [
+                        r if not r["success"] else {"id": None, "success": False, "errors": [rolled_back]}
+                        for r in results
+                    ]
+                self._db.execute("RELEASE save_many")
+            finally:
+                self._referenced = None
         return results
 
     # --- queries -------------------------------------------------------------------------------

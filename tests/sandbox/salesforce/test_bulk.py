@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 
 import pytest
 from simple_salesforce.exceptions import SalesforceOperationError, SalesforceRefusedRequest
@@ -157,11 +158,12 @@ def test_should_fail_locked_rows_with_unable_to_lock_row(sf, salesforce_sandbox)
 
 
 def test_should_count_the_api_calls_of_one_bulk2_upsert(sf, salesforce_sandbox) -> None:
+    salesforce_sandbox.control.configure(bulk_transition={"mode": "polls", "polls": 1})
     result = sf.bulk2.Task.upsert(records=_tasks(2500), external_id_field=KEY, wait=0)
     sf.bulk2.Task.get_failed_records(result[0]["job_id"])
 
     calls = {k: v for k, v in salesforce_sandbox.calls().items() if k.startswith("bulk")}
-    # default bulk_transition: one poll answers InProgress; simple-salesforce reads the job once more.
+    # one poll answers InProgress; simple-salesforce reads the job once more.
     assert calls == {
         "bulk2.create_job": 1,
         "bulk2.upload": 1,
@@ -213,6 +215,56 @@ def test_should_keep_a_job_in_progress_for_the_configured_polls(raw, sf, salesfo
     assert lines[0] == '"sf__Id","sf__Created",Subject,Status,ActivityKey__c'
     assert lines[1].endswith(',"true","First","Completed","a-1"')
     assert _task_count(sf) == 2
+
+
+def _csv(rows: list[tuple[str, str]]) -> str:
+    return "Subject,Status,ActivityKey__c\n" + "".join(f"{s},Completed,{k}\n" for s, k in rows)
+
+
+def _until_done(raw, job_id: str) -> tuple[list[str], dict]:
+    states = []
+    while True:
+        info = raw.v2("GET", f"/{job_id}").json()
+        states.append(info["state"])
+        if info["state"] in ("JobComplete", "Failed", "Aborted"):
+            return states, info
+        time.sleep(0.01)
+
+
+def test_should_process_a_closed_job_in_the_background_answering_polls_meanwhile(raw, sf) -> None:
+    # default mode: like Salesforce, the org works on the job after the close and answers polls meanwhile
+    job = raw.new_job()
+    raw.v2("PUT", f"/{job['id']}/batches", csv_data=_csv([(f"T{i}", f"bg-{i}") for i in range(12_000)]))
+
+    closed = raw.v2("PATCH", f"/{job['id']}", body={"state": "UploadComplete"}).json()
+    states, final = _until_done(raw, job["id"])
+
+    assert closed["state"] == "UploadComplete"
+    assert "InProgress" in states  # several 2,000-record chunks: polls were answered between them
+    assert (final["state"], final["numberRecordsProcessed"], final["numberRecordsFailed"]) == (
+        "JobComplete",
+        12_000,
+        0,
+    )
+    assert final["totalProcessingTime"] > 0
+    assert _task_count(sf) == 12_000
+
+
+def test_should_refuse_a_key_repeated_in_different_chunks_of_a_background_job(raw, sf) -> None:
+    # the repeats are 5,000 rows apart, in different processing chunks: both are still refused
+    rows = [(f"T{i}", f"dup-{i}") for i in range(6_000)]
+    rows[5_500] = ("again", "dup-500")
+    job = raw.new_job()
+    raw.v2("PUT", f"/{job['id']}/batches", csv_data=_csv(rows))
+    raw.v2("PATCH", f"/{job['id']}", body={"state": "UploadComplete"})
+
+    _, final = _until_done(raw, job["id"])
+
+    failed = _rows(raw.v2("GET", f"/{job['id']}/failedResults/").text)
+    assert final["numberRecordsFailed"] == 2
+    assert sorted(r["Subject"] for r in failed) == ["T500", "again"]
+    assert {r["sf__Error"].split(":")[0] for r in failed} == {"DUPLICATE_EXTERNAL_ID"}
+    assert _task_count(sf) == 6_000 - 2
 
 
 def test_should_process_at_upload_complete_in_immediate_mode(raw, salesforce_sandbox) -> None:
