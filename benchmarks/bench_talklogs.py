@@ -425,8 +425,8 @@ class _StubSalesforce:
             for contact_id, row in found.iterrows()
         ]
 
-    def upsert_activities(self, records: list[dict], key_field: str = "ActivityKey__c"):
-        raise NotImplementedError
+    def upsert_activity_batches(self, batches, key_field: str = "ActivityKey__c"):
+        raise NotImplementedError("the RSS child runs archive → resolve → build only")
 
 
 def _pipeline_child(

@@ -151,8 +151,8 @@ VALUES (:activity_key, :contact_id, :hour_bucket, :content_hash, :record)
 ON CONFLICT (activity_key) DO UPDATE SET content_hash = excluded.content_hash, record = excluded.record;
 
 -- name: outbox_slice
-SELECT activity_key, contact_id, hour_bucket, content_hash, record FROM lw_outbox ORDER BY activity_key
-LIMIT :limit;
+SELECT activity_key, contact_id, hour_bucket, content_hash, record FROM lw_outbox WHERE activity_key > :after
+ORDER BY activity_key LIMIT :limit;
 
 -- name: delete_outbox
 DELETE FROM lw_outbox WHERE activity_key = :activity_key;

@@ -11,8 +11,9 @@ Extra:
 * ``ca_bundle`` — a CA file to trust (a private CA or the sandbox), kept even when
   ``REQUESTS_CA_BUNDLE`` is set.
 * loader knobs: ``bulk_threshold`` (2,000), ``bulk_max_upload_bytes`` (100,000,000),
-  ``api_budget_share`` (0.5), ``max_attempts`` (5), ``backoff_base`` (1 s), ``backoff_max`` (60 s),
-  ``max_resubmits`` (3), ``bulk_poll_interval`` (2 s), ``bulk_timeout`` (3,600 s).
+  ``bulk_jobs_in_flight`` (2), ``api_budget_share`` (0.5), ``max_attempts`` (5), ``backoff_base`` (1 s),
+  ``backoff_max`` (60 s), ``max_resubmits`` (3), ``bulk_first_poll`` (0.5 s), ``bulk_poll_interval``
+  (2 s, the longest wait between two status polls), ``bulk_timeout`` (3,600 s).
 
 The activity loader :meth:`SalesforceActivityHook.upsert_activities` upserts by external ID with the fewest
 API calls: sObject Collections (200 records per call) below ``bulk_threshold``, one Bulk API 2.0 job above it
@@ -25,7 +26,8 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import cached_property
@@ -51,6 +53,7 @@ JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 COLLECTION_SIZE = 200  # sObject Collections: records per call
 DEFAULT_BULK_THRESHOLD = 2_000  # Salesforce recommends Bulk 2.0 above ~2,000 records
 DEFAULT_BULK_MAX_UPLOAD_BYTES = 100_000_000  # per job; Salesforce takes 150 MB, simple-salesforce 100
+DEFAULT_BULK_JOBS_IN_FLIGHT = 2  # upsert_activity_batches: batches sent ahead of the one being reported
 # Per-record statusCodes that mean "try again", not "this record is wrong" (as the provider's bulk operator).
 TRANSIENT_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "API_TEMPORARILY_UNAVAILABLE"})
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
@@ -362,14 +365,40 @@ class SalesforceActivityHook(SalesforceHook):
         """Upsert ``records`` by the external ID ``key_field``; one result per input key.
 
         Below ``bulk_threshold`` records: sObject Collections, ⌈n/200⌉ calls. From it on: one Bulk API 2.0
-        ingest job (create, upload, close, polls, results) per ``bulk_max_upload_bytes`` of CSV, one job at
-        a time. Records failing with a transient code
-        (``UNABLE_TO_LOCK_ROW``, ``API_TEMPORARILY_UNAVAILABLE``) are re-submitted alone, up to
-        ``max_resubmits`` times; other failures come back as rejected with Salesforce's code and message.
+        ingest job (create, upload, close, polls, results) per ``bulk_max_upload_bytes`` of CSV. Records
+        failing with a transient code (``UNABLE_TO_LOCK_ROW``, ``API_TEMPORARILY_UNAVAILABLE``) are
+        re-submitted alone, up to ``max_resubmits`` times; other failures come back as rejected with
+        Salesforce's code and message.
 
         :raises ValueError: a record lacks the key, or two records share one (nothing is sent).
         :raises SalesforceBudgetExceeded: the run would exceed its share of the org's daily API calls.
         """
+        return next(self.upsert_activity_batches([records], key_field, sobject=sobject))
+
+    def upsert_activity_batches(
+        self,
+        batches: Iterable[list[dict[str, Any]]],
+        key_field: str = "ActivityKey__c",
+        *,
+        sobject: str = "Task",
+    ) -> Iterator[UpsertReport]:
+        """:meth:`upsert_activities` for each batch, yielding the reports in order, with up to
+        ``bulk_jobs_in_flight`` (2) batches sent ahead: while the caller stores one batch's results,
+        Salesforce is already processing the next one's Bulk job.
+
+        A batch is read from ``batches`` only when it is sent. If the caller stops early (or a call
+        fails), batches already sent still complete in Salesforce; upserting them again changes nothing.
+        """
+        ahead = max(1, int(self._extra("bulk_jobs_in_flight", DEFAULT_BULK_JOBS_IN_FLIGHT)))
+        sent: deque[_Upsert] = deque()
+        for records in batches:
+            sent.append(self._send_batch(records, key_field, sobject))
+            if len(sent) >= ahead:
+                yield self._finish_batch(sent.popleft())
+        while sent:
+            yield self._finish_batch(sent.popleft())
+
+    def _send_batch(self, records: list[dict[str, Any]], key_field: str, sobject: str) -> _Upsert:
         keys = [str(r.get(key_field) or "") for r in records]
         missing = [i for i, k in enumerate(keys) if not k]
         if missing:
@@ -381,24 +410,38 @@ class SalesforceActivityHook(SalesforceHook):
                 f"duplicate {key_field} values in one request (nothing was sent): {duplicates[:5]}"
             )
         if not records:
-            return UpsertReport({}, "empty")
+            return _Upsert(records, keys, key_field, sobject, UpsertReport({}, "empty"))
         threshold = int(self._extra("bulk_threshold", DEFAULT_BULK_THRESHOLD))
-        mode = "bulk2" if len(records) >= threshold else "collections"
-        report = UpsertReport({}, mode)
-        spent_before = self.budget.spent
-        by_key = dict(zip(keys, records))
-        pending = dict(by_key)
+        item = _Upsert(
+            records,
+            keys,
+            key_field,
+            sobject,
+            UpsertReport({}, "bulk2" if len(records) >= threshold else "collections"),
+        )
+        spent = self.budget.spent
+        if item.report.mode == "bulk2":
+            item.jobs = self._open_bulk2_jobs(records, key_field, sobject, item.report)
+        else:
+            item.results = self._upsert_collections(records, key_field, sobject)
+        item.report.api_calls += self.budget.spent - spent
+        return item
+
+    def _finish_batch(self, item: _Upsert) -> UpsertReport:
+        report = item.report
+        if report.mode == "empty":
+            return report
+        spent = self.budget.spent
+        results = item.results
+        if item.jobs:
+            results = [r for part, job in item.jobs for r in self._bulk2_results(part, job, item, report)]
+        by_key = dict(zip(item.keys, item.records))
+        threshold = int(self._extra("bulk_threshold", DEFAULT_BULK_THRESHOLD))
         max_resubmits = int(self._extra("max_resubmits", 3))
         for attempt in range(max_resubmits + 1):
-            batch = list(pending.values())
-            if mode == "bulk2" and (attempt == 0 or len(batch) >= threshold):
-                results = self._upsert_bulk2(batch, key_field, sobject, report)
-            else:
-                results = self._upsert_collections(batch, key_field, sobject)
-            pending = {}
+            pending: dict[str, dict[str, Any]] = {}
             for result in results:
-                transient = result.error_code in TRANSIENT_RECORD_CODES
-                if transient and attempt < max_resubmits:
+                if result.error_code in TRANSIENT_RECORD_CODES and attempt < max_resubmits:
                     pending[result.key] = by_key[result.key]
                 else:
                     report.results[result.key] = result
@@ -407,13 +450,19 @@ class SalesforceActivityHook(SalesforceHook):
             report.resubmitted += len(pending)
             self.log.info("Salesforce: re-submitting %d record(s) that failed transiently", len(pending))
             _sleep(min(float(self._extra("backoff_base", 1.0)) * 2**attempt, 30.0))
-        report.results = {k: report.results[k] for k in keys}  # input order
-        report.api_calls = self.budget.spent - spent_before
+            batch = list(pending.values())
+            if report.mode == "bulk2" and len(batch) >= threshold:
+                jobs = self._open_bulk2_jobs(batch, item.key_field, item.sobject, report)
+                results = [r for part, job in jobs for r in self._bulk2_results(part, job, item, report)]
+            else:
+                results = self._upsert_collections(batch, item.key_field, item.sobject)
+        report.results = {k: report.results[k] for k in item.keys}  # input order
+        report.api_calls += self.budget.spent - spent
         self.log.info(
             "Salesforce upsert of %d %s record(s) by %s: %s",
-            len(records),
-            sobject,
-            key_field,
+            len(item.records),
+            item.sobject,
+            item.key_field,
             report.summary(),
         )
         return report
@@ -444,75 +493,85 @@ class SalesforceActivityHook(SalesforceHook):
                 )
         return out
 
-    def _upsert_bulk2(
+    def _open_bulk2_jobs(
         self, records: list[dict[str, Any]], key_field: str, sobject: str, report: UpsertReport
-    ) -> list[RecordResult]:
+    ) -> list[tuple[list[dict[str, Any]], _Job]]:
+        """Create, upload and close a job per ``bulk_max_upload_bytes`` of CSV; Salesforce processes them."""
         max_bytes = int(self._extra("bulk_max_upload_bytes", DEFAULT_BULK_MAX_UPLOAD_BYTES))
-        out: list[RecordResult] = []
+        jobs = []
         for part, data in _csv_uploads(records, max_bytes):
-            out.extend(self._bulk2_job(part, data, key_field, sobject, report))
-        return out
+            # create, upload, close, a poll, results: the least a job costs
+            self.budget.check(5, "a Bulk API 2.0 job")
+            job = self.request(
+                "POST",
+                "jobs/ingest",
+                endpoint="bulk2.create_job",
+                json={
+                    "object": sobject,
+                    "operation": "upsert",
+                    "externalIdFieldName": key_field,
+                    "contentType": "CSV",
+                    "lineEnding": "LF",
+                    "columnDelimiter": "COMMA",
+                },
+            ).json()
+            job_id = job["id"]
+            report.bulk_jobs.append(job_id)
+            self.request(
+                "PUT",
+                f"jobs/ingest/{job_id}/batches",
+                endpoint="bulk2.upload",
+                expected=(201,),
+                data=data,
+                headers={"Content-Type": "text/csv"},
+            )
+            self.request(
+                "PATCH", f"jobs/ingest/{job_id}", endpoint="bulk2.close", json={"state": "UploadComplete"}
+            )
+            jobs.append((part, _Job(job_id, time.monotonic())))
+        return jobs
 
-    def _bulk2_job(
-        self, records: list[dict[str, Any]], data: bytes, key_field: str, sobject: str, report: UpsertReport
-    ) -> list[RecordResult]:
-        self.budget.check(
-            5, "a Bulk API 2.0 job"
-        )  # create, upload, close, a poll, results: the least it costs
-        job = self.request(
-            "POST",
-            "jobs/ingest",
-            endpoint="bulk2.create_job",
-            json={
-                "object": sobject,
-                "operation": "upsert",
-                "externalIdFieldName": key_field,
-                "contentType": "CSV",
-                "lineEnding": "LF",
-                "columnDelimiter": "COMMA",
-            },
-        ).json()
-        job_id = job["id"]
-        report.bulk_jobs.append(job_id)
-        self.request(
-            "PUT",
-            f"jobs/ingest/{job_id}/batches",
-            endpoint="bulk2.upload",
-            expected=(201,),
-            data=data,
-            headers={"Content-Type": "text/csv"},
-        )
-        self.request(
-            "PATCH", f"jobs/ingest/{job_id}", endpoint="bulk2.close", json={"state": "UploadComplete"}
-        )
-        interval = float(self._extra("bulk_poll_interval", 2.0))
-        deadline = time.monotonic() + float(self._extra("bulk_timeout", 3600))
+    def _wait_for_job(self, job: _Job, report: UpsertReport) -> dict[str, Any]:
+        """Poll until the job ends: the first poll ``bulk_first_poll`` (0.5 s) after the close, then
+        waits doubling up to ``bulk_poll_interval`` (2 s)."""
+        longest = float(self._extra("bulk_poll_interval", 2.0))
+        wait = min(longest, float(self._extra("bulk_first_poll", 0.5)))
+        pause = max(0.0, wait - (time.monotonic() - job.closed_at))  # sent ahead: it may be done already
+        deadline = job.closed_at + float(self._extra("bulk_timeout", 3600))
         while True:
-            _sleep(interval)
-            report.bulk_poll_wait_seconds += interval
-            status = self.request("GET", f"jobs/ingest/{job_id}", endpoint="bulk2.status").json()
+            if pause:
+                _sleep(pause)
+                report.bulk_poll_wait_seconds += pause
+            status = self.request("GET", f"jobs/ingest/{job.id}", endpoint="bulk2.status").json()
             if status["state"] in ("JobComplete", "Failed", "Aborted"):
-                break
+                return status
             if time.monotonic() > deadline:
                 raise SalesforceTransientError(
                     None,
                     "BULK_TIMEOUT",
-                    f"Bulk job {job_id} still {status['state']} "
-                    "at the timeout; it keeps running in Salesforce",
+                    f"Bulk job {job.id} still {status['state']} at the timeout; "
+                    "it keeps running in Salesforce",
                     endpoint="bulk2",
                 )
+            pause, wait = wait, min(longest, wait * 2)
+
+    def _bulk2_results(
+        self, records: list[dict[str, Any]], job: _Job, item: _Upsert, report: UpsertReport
+    ) -> list[RecordResult]:
+        key_field = item.key_field
+        status = self._wait_for_job(job, report)
         report.bulk_processing_seconds += float(status.get("totalProcessingTime") or 0) / 1000
         if status["state"] != "JobComplete":
             raise SalesforceApiError(
                 None,
                 f"BULK_JOB_{status['state'].upper()}",
-                f"Bulk job {job_id}: {status.get('errorMessage') or status['state']}",
+                f"Bulk job {job.id}: {status.get('errorMessage') or status['state']}",
                 endpoint="bulk2",
             )
         out: dict[str, RecordResult] = {}
         if status.get("numberRecordsProcessed", 0) - status.get("numberRecordsFailed", 0) > 0:
             ok_csv = self.request(
-                "GET", f"jobs/ingest/{job_id}/successfulResults/", endpoint="bulk2.successful_results"
+                "GET", f"jobs/ingest/{job.id}/successfulResults/", endpoint="bulk2.successful_results"
             ).text
             for row in csv.DictReader(io.StringIO(ok_csv)):
                 out[row[key_field]] = RecordResult(
@@ -520,7 +579,7 @@ class SalesforceActivityHook(SalesforceHook):
                 )
         if status.get("numberRecordsFailed", 0):
             failed_csv = self.request(
-                "GET", f"jobs/ingest/{job_id}/failedResults/", endpoint="bulk2.failed_results"
+                "GET", f"jobs/ingest/{job.id}/failedResults/", endpoint="bulk2.failed_results"
             ).text
             for row in csv.DictReader(io.StringIO(failed_csv)):
                 code, _, rest = row["sf__Error"].partition(":")
@@ -536,10 +595,29 @@ class SalesforceActivityHook(SalesforceHook):
         return [
             out.get(k)
             or RecordResult(
-                k, "rejected", error_code="UNPROCESSED", message=f"not in the results of bulk job {job_id}"
+                k, "rejected", error_code="UNPROCESSED", message=f"not in the results of bulk job {job.id}"
             )
             for k in keys
         ]
+
+
+@dataclass
+class _Job:
+    id: str
+    closed_at: float  # time.monotonic() of the close
+
+
+@dataclass
+class _Upsert:
+    """One batch sent by :meth:`SalesforceActivityHook.upsert_activity_batches`, not yet reported."""
+
+    records: list[dict[str, Any]]
+    keys: list[str]
+    key_field: str
+    sobject: str
+    report: UpsertReport
+    jobs: list[tuple[list[dict[str, Any]], _Job]] = field(default_factory=list)
+    results: list[RecordResult] = field(default_factory=list)  # collections: already known
 
 
 def _json(response: requests.Response) -> Any:

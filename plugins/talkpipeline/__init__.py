@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,7 +40,9 @@ class SalesforceClient(Protocol):
     budget: Any  # .spent: API calls this client has made (hooks.salesforce.ApiBudget)
 
     def query_records(self, soql_text: str) -> Any: ...
-    def upsert_activities(self, records: list[dict], key_field: str = ...) -> Any: ...
+    def upsert_activity_batches(
+        self, batches: Iterable[list[dict]], key_field: str = ...
+    ) -> Iterator[Any]: ...  # one report per batch, in order
 
 
 @dataclass(frozen=True)
@@ -162,14 +164,15 @@ def resolve(run: Run) -> dict[str, Any]:
             exclude_bots=run.settings.exclude_bots,
         )
         with run.archive.transaction() as conn:
-            run.archive.execute_many("set_resolution", result.statuses, conn)
+            # in key order: neighbouring updates touch neighbouring pages of the primary-key index
+            statuses = sorted(result.statuses, key=lambda status: status["message_key"])
+            run.archive.execute_many("set_resolution", statuses, conn)
             # only a message resolved before (a retry) can have issues to clear
             retried = frame.loc[frame["resolution"] != "new", "message_key"]
             run.archive.execute_many("clear_resolution_issue", ({"message_key": k} for k in retried), conn)
             run.archive.execute_many(
                 "insert_resolution_issue", ({**i, "run_id": run.run_id} for i in result.issues), conn
             )
-            # in key order: neighbouring inserts touch neighbouring pages of the primary-key index
             links = sorted(result.links, key=lambda link: (link["message_key"], link["contact_id"]))
             run.archive.execute_many("insert_message_friend", links, conn)
             touched = dict.fromkeys((link["contact_id"], link["hour_bucket"]) for link in links)
@@ -230,7 +233,7 @@ def build(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
                     "contact_id": _contact_of(key),
                     "hour_bucket": _hour_of(key),
                     "content_hash": result.hashes[key],
-                    "record": json.dumps(record, ensure_ascii=False),
+                    "record": result.payloads[key],
                 }
             )
         done = frame[~frame["contact_id"].isin(waiting)][["contact_id", "hour_bucket"]].drop_duplicates()
@@ -296,18 +299,28 @@ def fetch_links(run: Run, salesforce: SalesforceClient, contact_ids: list[str]) 
 def load(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
     """Upsert the outbox in slices; store Salesforce ids, hashes and rejections; empty the outbox.
 
-    Each slice of ``load_batch_records`` records is one ``upsert_activities`` call (one Bulk API 2.0 job
-    when it is large) and one archive transaction, so memory stays bounded however large the outbox is
-    (a history import) and a killed task keeps the slices it finished.
+    Each slice of ``load_batch_records`` records is one batch of ``upsert_activity_batches`` (one Bulk
+    API 2.0 job when it is large) and one archive transaction, so memory stays bounded however large the
+    outbox is (a history import) and a killed task keeps the slices it finished. The hook sends the next
+    slice before this step stores the current one, so Salesforce works while the archive is written.
     """
     totals: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
     slices = 0
     org_seconds = wait_seconds = 0.0
-    while outbox := run.archive.query("outbox_slice", {"limit": run.settings.load_batch_records}):
-        report = salesforce.upsert_activities(
-            [json.loads(r["record"]) for r in outbox], key_field="ActivityKey__c"
-        )
+    outboxes: list[list[dict[str, Any]]] = []  # slices read and sent, not stored yet (in order)
+
+    def batches() -> Iterator[list[dict]]:
+        after = ""
+        while outbox := run.archive.query(
+            "outbox_slice", {"after": after, "limit": run.settings.load_batch_records}
+        ):
+            outboxes.append(outbox)
+            after = outbox[-1]["activity_key"]
+            yield [json.loads(r["record"]) for r in outbox]
+
+    for report in salesforce.upsert_activity_batches(batches(), key_field="ActivityKey__c"):
+        outbox = outboxes.pop(0)
         rows = []
         for r in outbox:
             result = report.results[r["activity_key"]]

@@ -61,7 +61,7 @@ import re
 import string
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -161,6 +161,8 @@ class RenderResult:
     hashes: dict[str, str]
     # The input rows of friends not registered yet (same columns, input order).
     unlinked: pd.DataFrame
+    # ActivityKey__c -> the record's canonical JSON (the text hashed; ``json.loads`` gives the record).
+    payloads: dict[str, str] = field(default_factory=dict)
 
 
 class Part(NamedTuple):
@@ -183,7 +185,7 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
     unlinked = messages.loc[~registered]
     df = messages.loc[registered]
     if df.empty:
-        return RenderResult(records=[], hashes={}, unlinked=unlinked)
+        return RenderResult(records=[], hashes={}, unlinked=unlinked, payloads={})
 
     utc_ns, local_ns = _times(df["sent_at"], settings.timezone)
     hour = local_ns // _NS_PER_HOUR
@@ -256,6 +258,7 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
     domain = settings.domain_id
     records: list[dict] = []
     hashes: dict[str, str] = {}
+    payloads: dict[str, str] = {}
     for a, b, start, stop, contact, h, channel, first, last in zip(
         starts.tolist(),
         ends.tolist(),
@@ -311,7 +314,8 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
                 f'"LineWorksChannelId__c":{enc(channel)},"MessageCount__c":{count}{tail}{subject_json}{who_what}}}'
             )
             hashes[key] = sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
-    return RenderResult(records=records, hashes=hashes, unlinked=unlinked)
+            payloads[key] = canonical
+    return RenderResult(records=records, hashes=hashes, unlinked=unlinked, payloads=payloads)
 
 
 def activity_key(domain_id: str, contact_id: str, hour: str, part: int = 1) -> str:

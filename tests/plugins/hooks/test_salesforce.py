@@ -229,10 +229,54 @@ class TestUpsertActivities:
         assert report.mode == "bulk2" and report.count("created") == 2500
         assert calls["bulk2.create_job"] == 1 and calls["bulk2.upload"] == 1 and calls["bulk2.close"] == 1
         assert report.bulk_processing_seconds > 0  # the org's totalProcessingTime, summed over jobs
-        assert report.bulk_poll_wait_seconds == pytest.approx(
-            calls["bulk2.status"] * FAST["bulk_poll_interval"]
-        )
+        assert 0 < report.bulk_poll_wait_seconds <= calls["bulk2.status"] * FAST["bulk_poll_interval"]
         assert report.api_calls == sum(v for k, v in calls.items() if k.startswith("bulk2.") and "!" not in k)
+
+    def test_should_poll_soon_then_less_and_less_often(
+        self, salesforce_conn, salesforce_sandbox, monkeypatch
+    ):
+        # a job that stays InProgress for 5 polls: waits 0.01 (from the close), 0.01, 0.02, 0.04, 0.04, 0.04
+        salesforce_sandbox.control.configure(bulk_transition={"mode": "polls", "polls": 5})
+        salesforce_conn(**{**FAST, "bulk_first_poll": 0.01, "bulk_poll_interval": 0.04})
+        waits: list[float] = []
+        monkeypatch.setattr(sf_hook_module, "_sleep", waits.append)
+        report = SalesforceActivityHook().upsert_activities(_tasks(2500))
+        assert report.count("created") == 2500
+        assert salesforce_sandbox.calls()["bulk2.status"] == 6
+        assert 0 <= waits[0] <= 0.01 and waits[1:] == [0.01, 0.02, 0.04, 0.04, 0.04]
+        assert report.bulk_poll_wait_seconds == pytest.approx(sum(waits))
+
+    def test_should_send_the_next_batch_before_reporting_the_current_one(
+        self, salesforce_conn, salesforce_sandbox
+    ):
+        salesforce_sandbox.control.configure(bulk_transition={"mode": "polls", "polls": 1})
+        salesforce_conn(**FAST, bulk_jobs_in_flight=2)
+        batches = [_tasks(2500, f"LW-40029600-b{n}-c") for n in range(3)]
+        seen: list[tuple[int, int]] = []  # (batch reported, jobs created by then)
+        reports = SalesforceActivityHook().upsert_activity_batches(iter(batches))
+        for n, report in enumerate(reports):
+            seen.append((n, salesforce_sandbox.calls()["bulk2.create_job"]))
+            assert list(report.results) == [t["ActivityKey__c"] for t in batches[n]]
+            assert report.count("created") == 2500 and len(report.bulk_jobs) == 1
+        assert seen == [(0, 2), (1, 3), (2, 3)]  # one batch ahead, never more
+        assert _count(SalesforceActivityHook()) == 7500
+        calls = salesforce_sandbox.calls()
+        assert calls["bulk2.status"] == 6  # one InProgress answer and the final one per job
+
+    def test_should_count_each_batchs_own_calls_when_batches_overlap(
+        self, salesforce_conn, salesforce_sandbox
+    ):
+        salesforce_conn(**FAST, bulk_jobs_in_flight=3)
+        batches = [_tasks(2500, "LW-40029600-x-c"), _tasks(300, "LW-40029600-y-c")]
+        reports = list(SalesforceActivityHook().upsert_activity_batches(batches))
+        assert [r.mode for r in reports] == ["bulk2", "collections"]
+        assert reports[1].api_calls == 2  # its two Collections calls, none of the Bulk job's
+        calls = salesforce_sandbox.calls()
+        assert sum(r.api_calls for r in reports) == sum(
+            v
+            for k, v in calls.items()
+            if (k.startswith("bulk2.") or k == "collections.upsert") and "!" not in k
+        )
 
     def test_should_split_a_large_upload_into_several_bulk_jobs(self, salesforce_conn, salesforce_sandbox):
         # the org takes at most 100 kB per upload; one upload of these records would be ~250 kB

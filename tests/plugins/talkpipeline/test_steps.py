@@ -83,3 +83,29 @@ def test_should_load_every_record_once_in_slices(tenant, tmp_path, salesforce_sa
     assert run.archive.counts()["lw_outbox"] == 0
     assert run.archive.counts()["lw_activities"] == len(outbox)
     assert load(run, SalesforceActivityHook())["salesforce_calls"] == 0
+
+
+def test_should_load_bulk_slices_sent_ahead_exactly_once(
+    tenant, tmp_path, salesforce_sandbox, salesforce_conn
+):
+    # every slice is a Bulk job, and the hook sends the next one before load stores the current one
+    salesforce_conn(bulk_threshold=1, bulk_jobs_in_flight=3, backoff_base=0.01, bulk_poll_interval=0.05)
+    domain_id, csv_path = tenant
+    run = _prepared(tmp_path, "ahead", domain_id, csv_path, load_batch_records=60)
+    build(run, SalesforceActivityHook())
+    outbox = _outbox(run)
+
+    result = load(run, SalesforceActivityHook())
+
+    slices = -(-len(outbox) // 60)
+    assert slices > 3 and result["slices"] == slices
+    assert salesforce_sandbox.calls()["bulk2.create_job"] == slices
+    assert (result["created"], result["updated"], result["rejected"]) == (len(outbox), 0, 0)
+    stored = run.archive.query_raw("SELECT activity_key, sf_id, content_hash FROM lw_activities")
+    tasks = {
+        t["ActivityKey__c"]: t["Id"]
+        for t in SalesforceActivityHook().query_records("SELECT Id, ActivityKey__c FROM Task")
+    }
+    assert {r["activity_key"]: r["sf_id"] for r in stored} == tasks  # each slice's ids stored with it
+    assert sorted(tasks) == sorted(outbox)
+    assert run.archive.counts()["lw_outbox"] == 0

@@ -503,6 +503,13 @@ def test_should_hash_the_canonical_json_of_each_record():
             messages, link_frame, RenderSettings(domain_id="1", subject_template=template)
         )
         assert result.hashes == {r["ActivityKey__c"]: record_hash(r) for r in result.records}
+        # the payload stored in the outbox is that canonical JSON: it reads back as the record
+        assert {k: json.loads(v) for k, v in result.payloads.items()} == {
+            r["ActivityKey__c"]: r for r in result.records
+        }
+        assert all(
+            hashlib.sha256(v.encode()).hexdigest() == result.hashes[k] for k, v in result.payloads.items()
+        )
     # The canonical form is part of the archive's contract: stored hashes must stay comparable.
     canonical = '{"a":1,"b":"é\\n😀","c":null}'
     assert record_hash({"b": "é\n😀", "a": 1, "c": None}) == hashlib.sha256(canonical.encode()).hexdigest()
