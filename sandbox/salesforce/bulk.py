@@ -482,6 +482,8 @@ class BackgroundWorker:
             except Exception:  # noqa: BLE001 - a broken job must not stop the worker
                 _log.exception("sandbox: background processing of bulk job %s failed", job.id)
                 with _LOCK:
+                    if isinstance(job, IngestJob):
+                        job.busy = False
                     if job.state not in TERMINAL:
                         job.state, job.error_message = (
                             FAILED,
