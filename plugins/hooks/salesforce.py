@@ -434,7 +434,7 @@ class SalesforceActivityHook(SalesforceHook):
         spent = self.budget.spent
         results = item.results
         if item.jobs:
-            results = [r for part, job in item.jobs for r in self._bulk2_results(part, job, item, report)]
+            results = self._bulk2_results(item.jobs, item.key_field, report)
         by_key = dict(zip(item.keys, item.records))
         threshold = int(self._extra("bulk_threshold", DEFAULT_BULK_THRESHOLD))
         max_resubmits = int(self._extra("max_resubmits", 3))
@@ -453,7 +453,7 @@ class SalesforceActivityHook(SalesforceHook):
             batch = list(pending.values())
             if report.mode == "bulk2" and len(batch) >= threshold:
                 jobs = self._open_bulk2_jobs(batch, item.key_field, item.sobject, report)
-                results = [r for part, job in jobs for r in self._bulk2_results(part, job, item, report)]
+                results = self._bulk2_results(jobs, item.key_field, report)
             else:
                 results = self._upsert_collections(batch, item.key_field, item.sobject)
         report.results = {k: report.results[k] for k in item.keys}  # input order
@@ -556,9 +556,14 @@ class SalesforceActivityHook(SalesforceHook):
             pause, wait = wait, min(longest, wait * 2)
 
     def _bulk2_results(
-        self, records: list[dict[str, Any]], job: _Job, item: _Upsert, report: UpsertReport
+        self, jobs: list[tuple[list[dict[str, Any]], _Job]], key_field: str, report: UpsertReport
     ) -> list[RecordResult]:
-        key_field = item.key_field
+        """Each job's per-record results once it has ended, in the order of its records."""
+        return [r for records, job in jobs for r in self._job_results(records, job, key_field, report)]
+
+    def _job_results(
+        self, records: list[dict[str, Any]], job: _Job, key_field: str, report: UpsertReport
+    ) -> list[RecordResult]:
         status = self._wait_for_job(job, report)
         report.bulk_processing_seconds += float(status.get("totalProcessingTime") or 0) / 1000
         if status["state"] != "JobComplete":

@@ -185,7 +185,7 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
     unlinked = messages.loc[~registered]
     df = messages.loc[registered]
     if df.empty:
-        return RenderResult(records=[], hashes={}, unlinked=unlinked, payloads={})
+        return RenderResult(records=[], hashes={}, unlinked=unlinked)
 
     utc_ns, local_ns = _times(df["sent_at"], settings.timezone)
     hour = local_ns // _NS_PER_HOUR
