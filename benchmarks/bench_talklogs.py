@@ -30,12 +30,14 @@ import sqlite3
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sandbox.credentials import ensure_credentials, ensure_salesforce_credentials
@@ -244,27 +246,47 @@ def transform(path: Path, members: list, friends: list, links: pd.DataFrame, dom
         spent["resolve"] += t2 - t1
         linked = pd.DataFrame(result.links, columns=["message_key", "contact_id", "hour_bucket"])
         frame = linked.merge(messages.rename(columns={"text": "body"}), on="message_key", how="inner")
-        inputs.append(_render_input(frame, labels, settings.csv_recipient_separator))
+        rows = _render_input(frame, labels, settings.csv_recipient_separator)
+        rows["hour_bucket"] = frame["hour_bucket"]
+        inputs.append(rows)
         spent["label"] += clock() - t2
-        del chunk, messages, result, linked, frame
+        del chunk, messages, result, linked, frame, rows
     t3 = clock()
     rows = pd.concat(inputs, ignore_index=True) if inputs else pd.DataFrame()
     inputs.clear()
     counts["friend_rows"] = len(rows)
-    rendered = render_activities(
-        rows,
-        links,
-        RenderSettings(
-            domain_id=domain_id,
-            timezone=settings.timezone,
-            subject_template=settings.subject_template,
-            redact_patterns=tuple(settings.redact_patterns),
-        ),
+    render_settings = RenderSettings(
+        domain_id=domain_id,
+        timezone=settings.timezone,
+        subject_template=settings.subject_template,
+        redact_patterns=tuple(settings.redact_patterns),
     )
+    # As build does: frames of about build_chunk_rows rows holding whole (friend, hour)s; the records
+    # of a frame go to the outbox (here: are counted) before the next frame is rendered.
+    for frame in _friend_hour_frames(rows, settings.build_chunk_rows):
+        rendered = render_activities(frame, links, render_settings)
+        counts["records"] += len(rendered.payloads)
+        counts["unlinked_rows"] += len(rendered.unlinked)
+        del rendered
     spent["render"] += clock() - t3
-    counts["records"] = len(rendered.records)
-    counts["unlinked_rows"] = len(rendered.unlinked)
     return {"seconds": dict(spent), "counts": dict(counts), "resolution": dict(resolution)}
+
+
+def _friend_hour_frames(rows: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+    """``rows`` ordered by (contact_id, hour_bucket), in frames of ≥ ``size`` rows of whole groups."""
+    if rows.empty:
+        return
+    contact = pd.factorize(rows["contact_id"])[0]
+    hour = pd.factorize(rows["hour_bucket"])[0]
+    order = np.lexsort((hour, contact))
+    contact, hour = contact[order], hour[order]
+    starts = np.flatnonzero(np.r_[True, (contact[1:] != contact[:-1]) | (hour[1:] != hour[:-1])])
+    cut = 0
+    while cut < len(order):
+        after = starts[starts >= cut + size]
+        end = int(after[0]) if len(after) else len(order)
+        yield rows.iloc[order[cut:end]]
+        cut = end
 
 
 def _bench_transform(files: dict, repeats: int = 2) -> dict:

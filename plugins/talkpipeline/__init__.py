@@ -7,6 +7,7 @@ LINE WORKS and Salesforce through the objects they are given (the hooks in produ
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import Counter
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -56,7 +58,10 @@ class Run:
 
     def hours(self, ts: pd.Series) -> pd.Series:
         """The org-local hour of each instant as ``YYYYMMDDHH`` (the archive's hour buckets)."""
-        return hour_bucket(ts, self.settings.timezone).dt.strftime("%Y%m%d%H")
+        # a few hundred distinct hours among many instants: each is formatted once
+        codes, hours = pd.factorize(hour_bucket(ts, self.settings.timezone), use_na_sentinel=False)
+        labels = np.asarray(hours.strftime("%Y%m%d%H"), dtype=object)
+        return pd.Series(labels[codes], index=ts.index, dtype=object)
 
 
 # --- archive ------------------------------------------------------------------------------------------
@@ -386,12 +391,16 @@ def _label(cell: str, labels: dict[str, dict[str, str]]) -> str:
 
 def _render_input(frame: pd.DataFrame, labels: dict[str, dict[str, str]], separator: str) -> pd.DataFrame:
     """Archive rows (one per message and friend) → the renderer's input columns."""
-    label = _memo(lambda cell: _label(cell, labels))
+    label = functools.cache(lambda cell: _label(cell, labels))
     known = set(labels["friends"].values())
-    split = _memo(lambda cell: split_recipients(cell, separator, known))
-    senders = [label(c) for c in frame["sender_raw"]]
-    recipient_cells = [split(c) for c in frame["recipients_raw"]]
-    recipients = ["、".join(label(c) for c in cells) for cells in recipient_cells]
+
+    def recipients(cell: str) -> tuple[str, bool]:
+        cells = split_recipients(cell, separator, known)
+        return "、".join(label(c) for c in cells), len(cells) > 1
+
+    # The same few thousand sender and recipient cells recur on most rows: each is worked out once.
+    (senders,) = _per_cell(frame["sender_raw"], lambda cell: (label(cell),), 1)
+    recipient_labels, is_group = _per_cell(frame["recipients_raw"], recipients, 2)
     return pd.DataFrame(
         {
             "message_key": frame["message_key"],
@@ -399,24 +408,20 @@ def _render_input(frame: pd.DataFrame, labels: dict[str, dict[str, str]], separa
             "channel_id": frame["channel_id"],
             "contact_id": frame["contact_id"],
             "sender_label": senders,
-            "recipient_labels": recipients,
+            "recipient_labels": recipient_labels,
             "text": frame["body"],
             "content_kind": frame["content_kind"],
-            "is_group": [len(cells) > 1 for cells in recipient_cells],
-        }
+            "is_group": is_group.astype(bool),
+        },
+        index=frame.index,
     )
 
 
-def _memo(fn: Callable[[str], Any]) -> Callable[[str], Any]:
-    """``fn`` computed once per distinct cell (the same senders and recipients recur on most rows)."""
-    cache: dict[str, Any] = {}
-
-    def get(cell: str) -> Any:
-        if cell not in cache:
-            cache[cell] = fn(cell)
-        return cache[cell]
-
-    return get
+def _per_cell(column: pd.Series, fn: Callable[[Any], tuple], width: int) -> list[np.ndarray]:
+    """``fn`` (a ``width``-tuple) of every cell of ``column``, computed once per distinct cell."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    values = [fn(cell) for cell in uniques.tolist()]
+    return [np.array([v[i] for v in values], dtype=object)[codes] for i in range(width)]
 
 
 def _stored_hashes(run: Run, keys: list[str]) -> dict[str, str]:

@@ -61,8 +61,9 @@ import re
 import string
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -155,14 +156,21 @@ class RenderSettings:
 
 @dataclass
 class RenderResult:
-    # Task records for upsert by ActivityKey__c, in (contact_id, hour, part) order.
-    records: list[dict]
+    # ActivityKey__c -> the record's canonical JSON (the text hashed), in (contact_id, hour, part) order.
+    payloads: dict[str, str]
     # ActivityKey__c -> sha256 hex of the record's canonical JSON (record_hash).
     hashes: dict[str, str]
     # The input rows of friends not registered yet (same columns, input order).
     unlinked: pd.DataFrame
-    # ActivityKey__c -> the record's canonical JSON (the text hashed; ``json.loads`` gives the record).
-    payloads: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def records(self) -> list[dict]:
+        """The Task records for upsert by ActivityKey__c, decoded from :attr:`payloads` on first use.
+
+        The pipeline stores and compares the payloads only; building a dict per record is left to
+        callers that want one.
+        """
+        return [json.loads(payload) for payload in self.payloads.values()]
 
 
 class Part(NamedTuple):
@@ -185,7 +193,7 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
     unlinked = messages.loc[~registered]
     df = messages.loc[registered]
     if df.empty:
-        return RenderResult(records=[], hashes={}, unlinked=unlinked)
+        return RenderResult(payloads={}, hashes={}, unlinked=unlinked)
 
     utc_ns, local_ns = _times(df["sent_at"], settings.timezone)
     hour = local_ns // _NS_PER_HOUR
@@ -256,7 +264,6 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
     }
     sha256 = hashlib.sha256
     domain = settings.domain_id
-    records: list[dict] = []
     hashes: dict[str, str] = {}
     payloads: dict[str, str] = {}
     for a, b, start, stop, contact, h, channel, first, last in zip(
@@ -278,7 +285,6 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
             parts: Sequence[tuple[str, int, str, str]] = ((joined[start:stop], b - a, first, last),)
         else:
             parts = _parts(lines_sorted[a:b], utc_sorted[a:b], max_len)
-        placement = placements[contact]
         tail = f"{owner_json[contact]}{status_json}"
         who_what = who_what_json[contact]
         for number, (description, count, part_first, part_last) in enumerate(parts, start=1):
@@ -295,19 +301,6 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
             key = base if number == 1 else f"{base}-p{number}"
             if len(key) > TASK_KEY_MAX_LENGTH:
                 raise ValueError(f"activity key {key!r} is longer than {TASK_KEY_MAX_LENGTH} characters")
-            record = {
-                "ActivityKey__c": key,
-                "Subject": subject,
-                "Description": description,
-                "Status": status,
-                "ActivityDate": activity_date,
-                "LineWorksChannelId__c": channel,
-                "MessageCount__c": count,
-                "FirstMessageAt__c": part_first,
-                "LastMessageAt__c": part_last,
-            }
-            record.update(placement)
-            records.append(record)
             canonical = (
                 f'{{"ActivityDate":"{activity_date}","ActivityKey__c":{enc(key)},"Description":{enc(description)},'
                 f'"FirstMessageAt__c":"{part_first}","LastMessageAt__c":"{part_last}",'
@@ -315,7 +308,7 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
             )
             hashes[key] = sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
             payloads[key] = canonical
-    return RenderResult(records=records, hashes=hashes, unlinked=unlinked, payloads=payloads)
+    return RenderResult(payloads=payloads, hashes=hashes, unlinked=unlinked)
 
 
 def activity_key(domain_id: str, contact_id: str, hour: str, part: int = 1) -> str:

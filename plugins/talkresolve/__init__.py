@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from talklog.people import parse_person, split_recipients
@@ -96,9 +97,7 @@ def resolve_messages(
         return result
     # The outcome depends only on who took part (sender kind, sender cell, recipients cell), and the same
     # few thousand combinations recur on every row: work them out once each, then spread to the messages.
-    who = ["sender_kind", "sender_raw", "recipients_raw"]
-    codes = messages.groupby(who, sort=False, dropna=False).ngroup().to_numpy()  # by first appearance
-    combos = messages[who].drop_duplicates().itertuples(index=False, name=None)
+    codes, combos = _combinations(messages, ["sender_kind", "sender_raw", "recipients_raw"])
     statuses: list[str] = []
     combo_links: list[tuple[int, str]] = []  # (combination, contact_id)
     combo_issues: list[tuple[int, str, str]] = []  # (combination, participant, reason)
@@ -129,7 +128,7 @@ def resolve_messages(
                 )
                 combo_issues.append((i, name, reason))
         statuses.append("resolved" if linked else "unresolved")
-    keys = messages["message_key"].tolist()
+    keys = messages["message_key"].to_numpy(dtype=object).tolist()
     per_message = [statuses[c] for c in codes]
     result.statuses = [{"message_key": k, "resolution": r} for k, r in zip(keys, per_message)]
     rows = pd.DataFrame({"combo": codes, "message_key": keys})
@@ -142,10 +141,24 @@ def resolve_messages(
         )
         result.links = [
             {"message_key": k, "contact_id": c, "hour_bucket": h}
-            for k, c, h in zip(linked_rows["message_key"], linked_rows["contact_id"], hours)
+            for k, c, h in zip(
+                linked_rows["message_key"].tolist(), linked_rows["contact_id"].tolist(), hours.tolist()
+            )
         ]
     if combo_issues:
         issues = pd.DataFrame(combo_issues, columns=["combo", "participant", "reason"])
         issue_rows = rows.reset_index().merge(issues, on="combo").sort_values(["index"], kind="stable")
         result.issues = issue_rows[["message_key", "participant", "reason"]].to_dict("records")
     return result
+
+
+def _combinations(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, list[tuple]]:
+    """(each row's combination of ``columns`` as a number, the combinations), by first appearance."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for name in columns:
+        column_codes, column_values = pd.factorize(frame[name], use_na_sentinel=False)
+        # renumbered after each column, so codes stay below len(frame) and the product fits in int64
+        codes = pd.factorize(codes * len(column_values) + column_codes)[0]
+    first = np.zeros(int(codes.max()) + 1 if len(codes) else 0, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return codes, list(frame[columns].iloc[first].itertuples(index=False, name=None))
