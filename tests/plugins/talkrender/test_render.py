@@ -503,10 +503,11 @@ def test_should_hash_the_canonical_json_of_each_record():
             messages, link_frame, RenderSettings(domain_id="1", subject_template=template)
         )
         assert result.hashes == {r["ActivityKey__c"]: record_hash(r) for r in result.records}
-        # the payload stored in the outbox is that canonical JSON: it reads back as the record
-        assert {k: json.loads(v) for k, v in result.payloads.items()} == {
-            r["ActivityKey__c"]: r for r in result.records
-        }
+        # the payload stored in the outbox is exactly that canonical JSON (the records are read from it)
+        assert list(result.payloads) == [r["ActivityKey__c"] for r in result.records]
+        assert list(result.payloads.values()) == [
+            json.dumps(r, ensure_ascii=False, sort_keys=True, separators=(",", ":")) for r in result.records
+        ]
         assert all(
             hashlib.sha256(v.encode()).hexdigest() == result.hashes[k] for k, v in result.payloads.items()
         )

@@ -105,6 +105,39 @@ def test_should_link_every_friend_of_a_group_talk():
     assert [i["reason"] for i in result.issues] == ["ambiguous_external"]
 
 
+
+def test_should_resolve_each_message_by_its_own_participants_when_combinations_repeat():
+    # Each distinct (sender kind, sender, recipients) is worked out once and spread to its messages;
+    # interleaved repeats, an empty recipients cell and a cell differing only in the kind must each
+    # keep their own outcome.
+    frame = _messages(
+        ("山田 太郎 (taro@example.com)", "member", "はなちゃん"),
+        ("Ken🍣", "external", "山田 太郎 (taro@example.com)"),
+        ("山田 太郎 (taro@example.com)", "member", "はなちゃん"),
+        ("山田 太郎 (taro@example.com)", "member", "鈴木 花子 (hanako@example.com)"),
+        ("Ken🍣", "external", "山田 太郎 (taro@example.com)"),
+        ("はなちゃん", "external", ""),
+        ("はなちゃん", "bot", "山田 太郎 (taro@example.com)"),
+    )
+    result = _resolve(frame)
+    assert [s["resolution"] for s in result.statuses] == [
+        "resolved",
+        "resolved",
+        "resolved",
+        "internal",
+        "resolved",
+        "unresolved",
+        "bot",
+    ]
+    assert [(link["message_key"], link["contact_id"]) for link in result.links] == [
+        ("k0", "c-1"),
+        ("k1", "c-2"),
+        ("k2", "c-1"),
+        ("k4", "c-2"),
+    ]
+    assert [(i["message_key"], i["reason"]) for i in result.issues] == [("k5", "no_member_in_talk")]
+
+
 @pytest.mark.parametrize(("exclude", "status"), [(True, "bot"), (False, "resolved")])
 def test_should_exclude_bot_messages_by_setting(exclude, status):
     result = _resolve(
