@@ -225,8 +225,7 @@ def build(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
         waiting.update(result.unlinked["contact_id"].unique().tolist() if not result.unlinked.empty else [])
         stored = _stored_hashes(run, list(result.hashes))
         outbox = []
-        for record in result.records:
-            key = record["ActivityKey__c"]
+        for key, payload in result.payloads.items():
             rendered += 1
             if stored.get(key) == result.hashes[key]:
                 unchanged += 1
@@ -238,7 +237,7 @@ def build(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
                     "contact_id": _contact_of(key),
                     "hour_bucket": _hour_of(key),
                     "content_hash": result.hashes[key],
-                    "record": result.payloads[key],
+                    "record": payload,
                 }
             )
         done = frame[~frame["contact_id"].isin(waiting)][["contact_id", "hour_bucket"]].drop_duplicates()

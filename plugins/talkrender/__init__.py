@@ -5,8 +5,9 @@
     from talkrender import RenderSettings, render_activities
 
     result = render_activities(messages, links, RenderSettings(domain_id="10000001"))
-    result.records  # Task records for upsert by ActivityKey__c
-    result.hashes  # ActivityKey__c -> content hash, to skip unchanged records
+    result.payloads  # ActivityKey__c -> the Task record's canonical JSON, for upsert by ActivityKey__c
+    result.hashes  # ActivityKey__c -> content hash (of the payload), to skip unchanged records
+    result.records  # the same records as dicts, decoded from the payloads on first use
     result.unlinked  # rows of friends not registered yet, kept for a later run
 """
 

@@ -2,7 +2,9 @@
 
 :func:`render_activities` takes the messages of an archive window (one row per message and linked
 friend it belongs to) and the friends' links, and returns upsert-ready Task records, a content
-hash per record, and the rows of friends that are not registered yet.
+hash per record, and the rows of friends that are not registered yet. Each record is produced as its
+canonical JSON (the text its hash is taken of, and what ``build`` stores in the outbox);
+``RenderResult.records`` decodes them only when asked, since the pipeline never needs the dicts.
 
 Formatting (the seed product's "LINE WORKSログ" activity: text only, locations kept, stamps as
 URLs, images as placeholders):
