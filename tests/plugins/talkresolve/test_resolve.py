@@ -105,7 +105,6 @@ def test_should_link_every_friend_of_a_group_talk():
     assert [i["reason"] for i in result.issues] == ["ambiguous_external"]
 
 
-
 def test_should_resolve_each_message_by_its_own_participants_when_combinations_repeat():
     # Each distinct (sender kind, sender, recipients) is worked out once and spread to its messages;
     # interleaved repeats, an empty recipients cell and a cell differing only in the kind must each
