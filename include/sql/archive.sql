@@ -106,8 +106,18 @@ ON CONFLICT (contact_id) DO UPDATE SET display_name = excluded.display_name, mat
 SELECT message_key, channel_id, sent_at, sender_raw, sender_kind, sender_name, sender_email, recipients_raw,
        resolution
 FROM lw_messages
-WHERE resolution = 'new' OR (resolution = 'unresolved' AND sent_at >= :retry_since)
+WHERE resolution = 'new'
+   OR (resolution = 'unresolved' AND sent_at >= :retry_since)
+   -- resolved for some participants but not all (e.g. a group talk with a friend added later)
+   OR (resolution = 'resolved' AND sent_at >= :retry_since
+       AND message_key IN (SELECT message_key FROM lw_resolution_issues))
 ORDER BY sent_at, message_key;
+
+-- name: message_friends_of
+SELECT message_key, contact_id FROM lw_message_friends WHERE message_key IN :keys;
+
+-- name: content_hashes_of
+SELECT activity_key, content_hash FROM lw_activities WHERE activity_key IN :keys;
 
 -- name: set_resolution
 UPDATE lw_messages SET resolution = :resolution WHERE message_key = :message_key;

@@ -109,6 +109,18 @@ class Archive:
         with self._conn(conn) as c:
             return [dict(r._mapping) for r in c.execute(sa.text(self.sql[name]), params or {})]
 
+    def query_in(
+        self, name: str, keys: Sequence[Any], conn: sa.Connection | None = None, batch: int = 500
+    ) -> list[dict]:
+        """Rows of query ``name``, whose ``IN :keys`` is filled with ``keys`` ``batch`` at a time."""
+        statement = sa.text(self.sql[name]).bindparams(sa.bindparam("keys", expanding=True))
+        with self._conn(conn) as c:
+            return [
+                dict(r._mapping)
+                for start in range(0, len(keys), batch)
+                for r in c.execute(statement, {"keys": list(keys[start : start + batch])})
+            ]
+
     def query_raw(self, sql: str, params: dict[str, Any] | None = None) -> list[dict]:
         """Rows of an ad-hoc SELECT (portable SQL only)."""
         with self.engine.connect() as conn:

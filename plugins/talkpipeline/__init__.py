@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 from pipeline_settings import Settings
 from salesforce_model.soql import soql
@@ -178,7 +177,15 @@ def resolve(run: Run) -> dict[str, Any]:
             run.archive.execute_many(
                 "insert_resolution_issue", ({**i, "run_id": run.run_id} for i in result.issues), conn
             )
-            links = sorted(result.links, key=lambda link: (link["message_key"], link["contact_id"]))
+            # a retried message keeps the friends it was linked to: only new links make an hour pending
+            known = {
+                (r["message_key"], r["contact_id"])
+                for r in run.archive.query_in("message_friends_of", retried.tolist(), conn)
+            }
+            links = sorted(
+                (link for link in result.links if (link["message_key"], link["contact_id"]) not in known),
+                key=lambda link: (link["message_key"], link["contact_id"]),
+            )
             run.archive.execute_many("insert_message_friend", links, conn)
             touched = dict.fromkeys((link["contact_id"], link["hour_bucket"]) for link in links)
             run.archive.execute_many(
@@ -424,15 +431,7 @@ def _per_cell(column: pd.Series, fn: Callable[[Any], tuple], width: int) -> list
 
 
 def _stored_hashes(run: Run, keys: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    statement = sa.text(
-        "SELECT activity_key, content_hash FROM lw_activities WHERE activity_key IN :keys"
-    ).bindparams(sa.bindparam("keys", expanding=True))
-    with run.archive.engine.connect() as conn:
-        for start in range(0, len(keys), 500):
-            for key, digest in conn.execute(statement, {"keys": keys[start : start + 500]}):
-                out[key] = digest
-    return out
+    return {r["activity_key"]: r["content_hash"] for r in run.archive.query_in("content_hashes_of", keys)}
 
 
 def _contact_of(activity_key: str) -> str:
