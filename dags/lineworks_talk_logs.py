@@ -136,6 +136,7 @@ def lineworks_talk_logs():
             "updated": loaded["updated"],
             "unchanged": built["unchanged"],
             "rejected": loaded["rejected"],
+            "deleted_stale_parts": loaded.get("deleted", 0),
             "waiting_for_registration": built["waiting_friends"],
             "salesforce_calls": built.get("salesforce_calls", 0) + loaded["salesforce_calls"],
         }

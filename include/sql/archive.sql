@@ -68,6 +68,14 @@ CREATE TABLE IF NOT EXISTS lw_outbox (             -- rendered records waiting f
     content_hash TEXT NOT NULL,
     record       TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS lw_split_hours (       -- (friend, hour)s last rendered in more than one part
+    activity_key TEXT PRIMARY KEY,                -- the hour's first key (LW-<domain>-<contact>-<hour>)
+    parts        INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lw_stale_parts (       -- parts an hour no longer has: load deletes their Tasks
+    activity_key TEXT PRIMARY KEY,
+    run_id       TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS lw_activities (         -- what Salesforce has, per activity key
     activity_key  TEXT PRIMARY KEY,
     contact_id    TEXT NOT NULL,
@@ -166,6 +174,31 @@ ORDER BY activity_key LIMIT :limit;
 
 -- name: delete_outbox
 DELETE FROM lw_outbox WHERE activity_key = :activity_key;
+
+-- name: split_hours
+SELECT activity_key, parts FROM lw_split_hours;
+
+-- name: upsert_split_hour
+INSERT INTO lw_split_hours (activity_key, parts) VALUES (:activity_key, :parts)
+ON CONFLICT (activity_key) DO UPDATE SET parts = excluded.parts;
+
+-- name: delete_split_hour
+DELETE FROM lw_split_hours WHERE activity_key = :activity_key;
+
+-- name: insert_stale_part
+INSERT INTO lw_stale_parts (activity_key, run_id) VALUES (:activity_key, :run_id)
+ON CONFLICT (activity_key) DO NOTHING;
+
+-- name: delete_stale_part
+DELETE FROM lw_stale_parts WHERE activity_key = :activity_key;
+
+-- name: stale_parts
+SELECT s.activity_key, a.sf_id
+FROM lw_stale_parts s LEFT JOIN lw_activities a ON a.activity_key = s.activity_key
+ORDER BY s.activity_key;
+
+-- name: delete_activity
+DELETE FROM lw_activities WHERE activity_key = :activity_key;
 
 -- name: upsert_activity
 INSERT INTO lw_activities (activity_key, contact_id, hour_bucket, content_hash, sf_id, status, error_code,

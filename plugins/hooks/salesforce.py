@@ -33,6 +33,7 @@ from datetime import date, datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jwt
 import requests
@@ -66,7 +67,7 @@ class RecordResult:
     """The outcome of one input record, keyed by its external ID."""
 
     key: str
-    status: str  # "created" | "updated" | "rejected"
+    status: str  # "created" | "updated" | "rejected" (upserts); "deleted" | "rejected" (deletes)
     id: str | None = None
     error_code: str | None = None
     message: str | None = None
@@ -350,8 +351,6 @@ class SalesforceActivityHook(SalesforceHook):
 
         Build ``soql_text`` with :func:`salesforce_model.soql.soql` so user values are escaped.
         """
-        from urllib.parse import quote
-
         path = f"{'queryAll' if include_deleted else 'query'}/?q={quote(soql_text, safe='')}"
         while path:
             body = self.request("GET", path, endpoint="query").json()
@@ -397,6 +396,28 @@ class SalesforceActivityHook(SalesforceHook):
                 yield self._finish_batch(sent.popleft())
         while sent:
             yield self._finish_batch(sent.popleft())
+
+    def delete_records(self, ids: list[str]) -> list[RecordResult]:
+        """Delete records by Id with sObject Collections (⌈n/200⌉ calls, ``allOrNone`` false).
+
+        One result per id, keyed by the id: ``deleted``, or ``rejected`` with Salesforce's code (e.g.
+        ``INSUFFICIENT_ACCESS_OR_READONLY``). A record already deleted (``ENTITY_IS_DELETED``) counts as
+        deleted, so deleting again after a retry is harmless.
+        """
+        out: list[RecordResult] = []
+        for start in range(0, len(ids), COLLECTION_SIZE):
+            self.budget.check(-(-(len(ids) - start) // COLLECTION_SIZE), "the rest of this delete")
+            chunk = ids[start : start + COLLECTION_SIZE]
+            path = f"composite/sobjects?ids={quote(','.join(chunk), safe=',')}&allOrNone=false"
+            results = self.request("DELETE", path, endpoint="collections.delete").json()
+            for record_id, result in zip(chunk, results, strict=True):
+                error = (result.get("errors") or [{}])[0]
+                code = error.get("statusCode") or error.get("errorCode")
+                if result.get("success") or code == "ENTITY_IS_DELETED":
+                    out.append(RecordResult(record_id, "deleted", id=record_id))
+                else:
+                    out.append(_result(record_id, False, None, None, error))
+        return out
 
     def _send_batch(self, records: list[dict[str, Any]], key_field: str, sobject: str) -> _Upsert:
         keys = [str(r.get(key_field) or "") for r in records]

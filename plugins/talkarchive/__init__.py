@@ -176,6 +176,8 @@ class Archive:
             "lw_pending_hours",
             "lw_outbox",
             "lw_activities",
+            "lw_split_hours",
+            "lw_stale_parts",
             "lw_resolution_issues",
             "lw_members",
             "lw_friends",

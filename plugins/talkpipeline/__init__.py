@@ -44,6 +44,7 @@ class SalesforceClient(Protocol):
     def upsert_activity_batches(
         self, batches: Iterable[list[dict]], key_field: str = ...
     ) -> Iterator[Any]: ...  # one report per batch, in order
+    def delete_records(self, ids: list[str]) -> list[Any]: ...  # RecordResult per id: deleted | rejected
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,8 @@ def build(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
         }
     links = fetch_links(run, salesforce, contacts)
     labels = _labels(run)
-    rendered = changed = unchanged = 0
+    split = {r["activity_key"]: r["parts"] for r in run.archive.query("split_hours")}
+    rendered = changed = unchanged = stale_parts = 0
     waiting: set[str] = set()
     render_settings = RenderSettings(
         domain_id=run.domain_id,
@@ -247,18 +249,68 @@ def build(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
                     "record": payload,
                 }
             )
+        parts = _parts_changes(split, result.payloads)
+        stale_parts += len(parts.stale)
         done = frame[~frame["contact_id"].isin(waiting)][["contact_id", "hour_bucket"]].drop_duplicates()
         with run.archive.transaction() as conn:
             run.archive.execute_many("upsert_outbox", outbox, conn)
             run.archive.execute_many("delete_pending", done.to_dict("records"), conn)
+            run.archive.execute_many("upsert_split_hour", parts.split, conn)
+            run.archive.execute_many("delete_split_hour", parts.unsplit, conn)
+            # a stale part not loaded yet is dropped from the outbox; one Salesforce has is deleted by load
+            run.archive.execute_many("delete_outbox", parts.stale, conn)
+            run.archive.execute_many(
+                "insert_stale_part", ({**r, "run_id": run.run_id} for r in parts.stale), conn
+            )
+            run.archive.execute_many("delete_stale_part", parts.current, conn)
     return {
         "pending_friends": len(contacts),
         "rendered": rendered,
         "changed": changed,
         "unchanged": unchanged,
+        "stale_parts": stale_parts,
         "waiting_friends": len(waiting),
         "salesforce_calls": _calls(salesforce),
     }
+
+
+@dataclass
+class _PartsChanges:
+    split: list[dict[str, Any]]  # hours now in more parts than before: (first key, parts)
+    unsplit: list[dict[str, Any]]  # hours split before, in one part now
+    stale: list[dict[str, Any]]  # parts an hour had and no longer has
+    current: list[dict[str, Any]]  # parts ≥ 2 rendered now (no longer stale if they were)
+
+
+def _parts_changes(split: dict[str, int], keys: Iterable[str]) -> _PartsChanges:
+    """Compare the parts rendered now (``keys``, in part order per hour) with ``split`` (updated in place).
+
+    ``split`` maps the first key of each hour last rendered in more than one part to its parts; a
+    description that got shorter (a redaction pattern added, a name changed) can need fewer parts, and
+    the parts it no longer has must not stay in Salesforce with text that is now in an earlier part.
+    """
+    now: dict[str, int] = {}
+    firsts: list[str] = []
+    for key in keys:
+        first, part = _split_key(key)
+        if part == 1:
+            firsts.append(first)
+        else:
+            now[first] = part
+    out = _PartsChanges([], [], [], [])
+    for first in firsts:
+        before, parts = split.get(first, 1), now.get(first, 1)
+        if parts == before:
+            continue
+        out.stale += [{"activity_key": f"{first}-p{p}"} for p in range(parts + 1, before + 1)]
+        if parts > 1:
+            split[first] = parts
+            out.split.append({"activity_key": first, "parts": parts})
+        else:
+            del split[first]
+            out.unsplit.append({"activity_key": first})
+    out.current = [{"activity_key": f"{first}-p{p}"} for first, n in now.items() for p in range(2, n + 1)]
+    return out
 
 
 def fetch_links(run: Run, salesforce: SalesforceClient, contact_ids: list[str]) -> pd.DataFrame:
@@ -314,9 +366,12 @@ def load(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
     API 2.0 job when it is large) and one archive transaction, so memory stays bounded however large the
     outbox is (a history import) and a killed task keeps the slices it finished. The hook sends the next
     slice before this step stores the current one, so Salesforce works while the archive is written.
+
+    First, the Tasks of parts an hour no longer has (``build``'s stale parts) are deleted.
     """
     totals: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
+    totals.update(_delete_stale_parts(run, salesforce))
     slices = 0
     org_seconds = wait_seconds = 0.0
     outboxes: list[list[dict[str, Any]]] = []  # slices read and sent, not stored yet (in order)
@@ -365,12 +420,40 @@ def load(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
         "created": totals["created"],
         "updated": totals["updated"],
         "rejected": totals["rejected"],
+        "deleted": totals["deleted"],
+        "delete_refused": totals["delete_refused"],
         "salesforce_calls": totals["salesforce_calls"],
         "rejected_codes": dict(rejected),
         "slices": slices,
         "bulk_processing_seconds": round(org_seconds, 1),  # as Salesforce reports it
         "bulk_poll_wait_seconds": round(wait_seconds, 1),
     }
+
+
+def _delete_stale_parts(run: Run, salesforce: SalesforceClient) -> Counter[str]:
+    """Delete the Tasks of stale parts; a part whose Task is gone leaves the archive in one transaction.
+
+    A part that never reached Salesforce (no Id stored) just leaves the list. A refused delete stays on
+    it, counted as ``delete_refused`` (its code in the log), and is tried again by the next load.
+    """
+    stale = run.archive.query("stale_parts")
+    if not stale:
+        return Counter()
+    calls = _calls(salesforce)
+    ids = [r["sf_id"] for r in stale if r["sf_id"]]
+    results = {r.key: r for r in salesforce.delete_records(ids)} if ids else {}
+    gone = [{"activity_key": r["activity_key"]} for r in stale if not r["sf_id"] or results[r["sf_id"]].ok]
+    refused = [results[i] for i in ids if not results[i].ok]
+    with run.archive.transaction() as conn:
+        run.archive.execute_many("delete_activity", gone, conn)
+        run.archive.execute_many("delete_stale_part", gone, conn)
+    if refused:
+        codes = Counter(r.error_code for r in refused)
+        _log.warning("load: %d stale part(s) could not be deleted: %s", len(refused), dict(codes))
+    _log.info("load: %d stale part(s) deleted", len(gone))
+    return Counter(
+        {"deleted": len(gone), "delete_refused": len(refused), "salesforce_calls": _calls(salesforce) - calls}
+    )
 
 
 # --- helpers -------------------------------------------------------------------------------------------
@@ -434,16 +517,21 @@ def _stored_hashes(run: Run, keys: list[str]) -> dict[str, str]:
     return {r["activity_key"]: r["content_hash"] for r in run.archive.query_in("content_hashes_of", keys)}
 
 
+def _split_key(activity_key: str) -> tuple[str, int]:
+    """(the hour's first key, part number) of ``LW-<domain>-<contactId>-<YYYYMMDDHH>[-pN]``."""
+    first, _, tail = activity_key.rpartition("-")
+    if tail[:1] == "p" and tail[1:].isdigit():
+        return first, int(tail[1:])
+    return activity_key, 1
+
+
 def _contact_of(activity_key: str) -> str:
-    # LW-<domain>-<contactId>-<YYYYMMDDHH>[-pN]; the contact id itself contains dashes
-    parts = activity_key.split("-")
-    end = -2 if parts[-1].startswith("p") and parts[-1][1:].isdigit() else -1
-    return "-".join(parts[2:end])
+    # the contact id itself contains dashes
+    return "-".join(_split_key(activity_key)[0].split("-")[2:-1])
 
 
 def _hour_of(activity_key: str) -> str:
-    parts = activity_key.split("-")
-    return parts[-2] if parts[-1].startswith("p") and parts[-1][1:].isdigit() else parts[-1]
+    return _split_key(activity_key)[0].rpartition("-")[2]
 
 
 def _iso(series: pd.Series) -> pd.Series:

@@ -261,7 +261,10 @@ class SalesforceProtocol:
         return Response(status_code=204)
 
     def delete(self, call: Call) -> Response:
-        self.state.delete(call.params["sobject"], call.params["id"])
+        try:
+            self.state.delete(call.params["sobject"], call.params["id"])
+        except RecordError as exc:
+            raise exc.as_request_error() from None
         return Response(status_code=204)
 
     def get_by_external_id(self, call: Call) -> Response:
@@ -393,7 +396,11 @@ class SalesforceProtocol:
                     }
                 )
                 continue
-            self.state.delete(found[0], record_id)
+            try:
+                self.state.delete(found[0], record_id)
+            except RecordError as exc:
+                results.append({"id": found[1]["Id"], "success": False, "errors": [exc.result()]})
+                continue
             results.append({"id": found[1]["Id"], "success": True, "errors": []})
         return JSONResponse(results)
 

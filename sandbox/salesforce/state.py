@@ -354,7 +354,14 @@ class SalesforceState:
         return [r["Id"] for r in self.records(obj.name) if _eq(fdef, r.get(fdef.name), value)]
 
     def delete(self, sobject: str, record_id: str) -> None:
+        """Delete a record.
+
+        :raises RecordError: the object is not deletable (``deletable`` false in its describe, e.g.
+            User: Salesforce deactivates users instead). The code is UNCONFIRMED for this case.
+        """
         record = self.get_record(sobject, record_id)
+        if not self.object(sobject).deletable:
+            raise RecordError("INVALID_TYPE_FOR_OPERATION", "entity type cannot be deleted")
         self._forget(record["Id"])
         with self._lock:
             self._db.execute(

@@ -380,6 +380,31 @@ class TestUpsertActivities:
         ]
 
 
+class TestDeleteRecords:
+    def test_should_delete_by_id_200_per_call_and_take_gone_records_as_deleted(
+        self, hook, salesforce_sandbox
+    ):
+        ids = [r.id for r in hook.upsert_activities(_tasks(250)).results.values()]
+        before = salesforce_sandbox.calls().get("collections.delete", 0)
+
+        results = hook.delete_records(ids[:210])
+
+        assert [(r.key, r.status) for r in results] == [(i, "deleted") for i in ids[:210]]
+        assert salesforce_sandbox.calls()["collections.delete"] - before == 2
+        assert _count(hook) == 40
+        # deleting again (a retried load) is harmless: already gone counts as deleted
+        assert {r.status for r in hook.delete_records(ids[:3])} == {"deleted"}
+        # the key can be used again: a new upsert creates a new Task
+        assert hook.upsert_activities(_tasks(1)).count("created") == 1
+
+    def test_should_report_a_refused_delete_with_its_code(self, hook, salesforce_sandbox):
+        task = hook.upsert_activities(_tasks(1)).results.popitem()[1].id
+        user = next(hook.query_records("SELECT Id FROM User"))["Id"]
+        results = hook.delete_records([task, user])
+        assert results[0].status == "deleted"
+        assert results[1].status == "rejected" and results[1].error_code
+
+
 def test_should_mask_the_session_and_keep_it_out_of_errors(hook, salesforce_sandbox, caplog, monkeypatch):
     masked = []
     monkeypatch.setattr(sf_hook_module.SalesforceActivityHook, "_mask", lambda self, v: masked.append(v))

@@ -109,3 +109,72 @@ def test_should_load_bulk_slices_sent_ahead_exactly_once(
     assert {r["activity_key"]: r["sf_id"] for r in stored} == tasks  # each slice's ids stored with it
     assert sorted(tasks) == sorted(outbox)
     assert run.archive.counts()["lw_outbox"] == 0
+
+
+def _one_more_message(run: Run, tmp_path, name: str, text: str) -> str:
+    """Archive (and resolve) a message in the hour of the first linked message; returns that hour's key."""
+    row = run.archive.query_raw(
+        "SELECT m.sent_at, m.sender_raw, m.recipients_raw, m.channel_id, f.contact_id, f.hour_bucket "
+        "FROM lw_messages m JOIN lw_message_friends f ON f.message_key = m.message_key "
+        "ORDER BY m.sent_at, f.contact_id LIMIT 1"
+    )[0]
+
+    def cell(value: str) -> str:
+        return '"' + value.replace('"', '""') + '"'
+
+    path = tmp_path / f"{name}.csv"
+    path.write_text(
+        "日時,送信者,受信者,チャンネルID,トーク\n"
+        + ",".join(cell(row[c]) for c in ("sent_at", "sender_raw", "recipients_raw", "channel_id"))
+        + f",{cell(text)}\n",
+        encoding="utf-8",
+    )
+    archive_file(run, path)
+    resolve(run)
+    return f"LW-{run.domain_id}-{row['contact_id']}-{row['hour_bucket']}"
+
+
+def test_should_delete_the_parts_an_hour_no_longer_has(tenant, tmp_path, salesforce_sandbox):
+    # An hour long enough for two Tasks; a redaction pattern added later shortens it to one. The second
+    # Task would keep text that is now in the first (and unredacted): load deletes it.
+    domain_id, csv_path = tenant
+    run = _prepared(tmp_path, "parts", domain_id, csv_path)
+    key = _one_more_message(run, tmp_path, "long", "カード番号 " + "秘" * 40_000)
+    build(run, SalesforceActivityHook())
+    load(run, SalesforceActivityHook())
+    hook = SalesforceActivityHook()
+
+    def parts() -> dict[str, str]:
+        tasks = hook.query_records(
+            f"SELECT ActivityKey__c, Description FROM Task WHERE ActivityKey__c LIKE '{key}%'"
+        )
+        return {t["ActivityKey__c"]: t["Description"] for t in tasks}
+
+    assert sorted(parts()) == [key, f"{key}-p2"]
+    split = run.archive.counts()["lw_split_hours"]  # this hour, and one per other friend in a group room
+
+    redacting = Run(run.archive, dataclasses.replace(run.settings, redact_patterns=["秘+"]), "r2", domain_id)
+    _one_more_message(redacting, tmp_path, "late", "遅れて届いたメッセージ")
+    built = build(redacting, SalesforceActivityHook())
+    loaded = load(redacting, SalesforceActivityHook())
+
+    assert split >= 1
+    assert built["stale_parts"] == loaded["deleted"] == split and loaded["delete_refused"] == 0
+    now = parts()
+    assert list(now) == [key]
+    assert "遅れて届いたメッセージ" in now[key] and "[非表示]" in now[key] and "秘" not in now[key]
+    stored = {r["activity_key"] for r in run.archive.query_raw("SELECT activity_key FROM lw_activities")}
+    assert f"{key}-p2" not in stored and key in stored
+    assert run.archive.counts()["lw_stale_parts"] == run.archive.counts()["lw_split_hours"] == 0
+    # nothing left to do: a second load makes no call
+    assert load(redacting, SalesforceActivityHook())["salesforce_calls"] == 0
+
+    # the pattern removed, the hour grows back into several parts: their Tasks are created again
+    again = Run(run.archive, run.settings, "r3", domain_id)
+    _one_more_message(again, tmp_path, "later", "さらに後のメッセージ")
+    build(again, SalesforceActivityHook())
+    grown = load(again, SalesforceActivityHook())
+    assert grown["created"] >= split and grown["deleted"] == 0
+    stored = {r["activity_key"] for r in run.archive.query_raw("SELECT activity_key FROM lw_activities")}
+    assert f"{key}-p2" in parts()
+    assert set(parts()) == {k for k in stored if k.startswith(key)}
