@@ -32,9 +32,9 @@ def _pending(run: Run) -> set[str]:
     return {r["contact_id"] for r in run.archive.query_raw("SELECT contact_id FROM lw_pending_hours")}
 
 
-def test_should_link_a_group_friend_found_later_and_make_only_its_hour_pending(run, tmp_path):
-    # A group talk with two LINE users; only one is in the directory when the message is resolved.
-    sent = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _group_talk_with_one_friend_known(run: Run, tmp_path, age: timedelta) -> None:
+    """A group talk with two LINE users, sent ``age`` ago; only はなちゃん is in the directory."""
+    sent = (datetime.now(UTC) - age).strftime("%Y-%m-%dT%H:%M:%SZ")
     path = tmp_path / "talk.csv"
     path.write_text(
         "日時,送信者,受信者,チャンネルID,トーク\n"
@@ -43,6 +43,10 @@ def test_should_link_a_group_friend_found_later_and_make_only_its_hour_pending(r
     )
     archive_file(run, path)
     store_directory(run, [TARO], [HANA])
+
+
+def test_should_link_a_group_friend_found_later_and_make_only_its_hour_pending(run, tmp_path):
+    _group_talk_with_one_friend_known(run, tmp_path, timedelta(hours=2))
 
     first = resolve(run)
     assert first["resolution"] == {"resolved": 1} and first["issues"] == {"unknown_external": 1}
@@ -63,15 +67,7 @@ def test_should_link_a_group_friend_found_later_and_make_only_its_hour_pending(r
 
 
 def test_should_not_retry_a_partly_resolved_message_after_the_retry_window(run, tmp_path):
-    sent = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    path = tmp_path / "old.csv"
-    path.write_text(
-        "日時,送信者,受信者,チャンネルID,トーク\n"
-        f'{sent},山田 太郎 (taro@example.com),"はなちゃん, ケン",ch-1,先月の話\n',
-        encoding="utf-8",
-    )
-    archive_file(run, path)
-    store_directory(run, [TARO], [HANA])
+    _group_talk_with_one_friend_known(run, tmp_path, timedelta(days=30))
     assert resolve(run)["issues"] == {"unknown_external": 1}
     store_directory(run, [TARO], [HANA, KEN])
     assert resolve(run) == {"resolution": {}, "issues": {}}  # retry_unresolved_days (7) has passed
