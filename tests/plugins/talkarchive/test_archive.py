@@ -134,6 +134,63 @@ def test_should_never_split_a_friends_hour_across_frames(archive):
     assert [k for f in frames for k in f["message_key"]] == [f"k{i}" for i in range(len(hours))]
 
 
+def test_should_keep_split_hours_and_stale_parts(archive):
+    archive.create_schema()
+    first = "LW-1-c1-2026112009"
+    archive.execute_many("upsert_split_hour", [{"activity_key": first, "parts": 3}])
+    archive.execute_many("upsert_split_hour", [{"activity_key": first, "parts": 2}])
+    assert archive.query("split_hours") == [{"activity_key": first, "parts": 2}]
+    loaded = {
+        "activity_key": f"{first}-p2",
+        "contact_id": "c1",
+        "hour_bucket": "2026112009",
+        "content_hash": "h",
+        "sf_id": "00T000000000002AAA",
+        "status": "created",
+        "error_code": None,
+        "error_message": None,
+        "run_id": "r1",
+    }
+    archive.execute_many("upsert_activity", [loaded])
+    stale = [{"activity_key": f"{first}-p3", "run_id": "r2"}, {"activity_key": f"{first}-p2", "run_id": "r2"}]
+    archive.execute_many("insert_stale_part", stale + stale)  # listed once
+    # with the Task's Id when Salesforce has it, without when the part was never loaded
+    assert archive.query("stale_parts") == [
+        {"activity_key": f"{first}-p2", "sf_id": "00T000000000002AAA"},
+        {"activity_key": f"{first}-p3", "sf_id": None},
+    ]
+    assert archive.query_in("content_hashes_of", [f"{first}-p2", "nope"], batch=1) == [
+        {"activity_key": f"{first}-p2", "content_hash": "h"}
+    ]
+    archive.execute_many("delete_activity", [{"activity_key": f"{first}-p2"}])
+    archive.execute_many("delete_stale_part", [{"activity_key": r["activity_key"]} for r in stale])
+    archive.execute_many("delete_split_hour", [{"activity_key": first}])
+    counts = archive.counts()
+    assert (counts["lw_activities"], counts["lw_stale_parts"], counts["lw_split_hours"]) == (0, 0, 0)
+
+
+def test_should_retry_messages_with_open_resolution_issues(archive):
+    archive.create_schema()
+    archive.execute_many(
+        "insert_message",
+        [_message(k, sent_at="2026-11-20T00:00:00Z") for k in ("partial", "done", "unresolved")],
+    )
+    archive.execute_many("set_resolution", [{"message_key": "partial", "resolution": "resolved"}])
+    archive.execute_many("set_resolution", [{"message_key": "done", "resolution": "resolved"}])
+    archive.execute_many("set_resolution", [{"message_key": "unresolved", "resolution": "unresolved"}])
+    issue = {"participant": "ケン", "reason": "unknown_external", "run_id": "r1"}
+    archive.execute_many("insert_resolution_issue", [{"message_key": "partial", **issue}])
+    archive.execute_many(
+        "insert_message_friend", [{"message_key": "partial", "contact_id": "c1", "hour_bucket": "h"}]
+    )
+    retried = [r["message_key"] for r in archive.query("messages_to_resolve", {"retry_since": "2026-11-19"})]
+    assert retried == ["partial", "unresolved"]
+    assert archive.query("messages_to_resolve", {"retry_since": "2026-11-21"}) == []  # out of the window
+    assert archive.query_in("message_friends_of", ["partial", "done"]) == [
+        {"message_key": "partial", "contact_id": "c1"}
+    ]
+
+
 def test_should_name_every_statement_of_the_sql_file():
     assert {
         "schema",
