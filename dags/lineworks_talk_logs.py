@@ -137,6 +137,7 @@ def lineworks_talk_logs():
             "unchanged": built["unchanged"],
             "rejected": loaded["rejected"],
             "deleted_stale_parts": loaded.get("deleted", 0),
+            "stale_parts_not_deleted": loaded.get("delete_refused", 0),
             "waiting_for_registration": built["waiting_friends"],
             "salesforce_calls": built.get("salesforce_calls", 0) + loaded["salesforce_calls"],
         }

@@ -220,7 +220,8 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
     # from the message's first row in sorted order (so it does not depend on the input order).
     keys_sorted = key_codes[order]
     first_row = np.zeros(len(key_index), dtype=np.int64)
-    first_row[keys_sorted[::-1]] = np.arange(len(order) - 1, -1, -1)
+    present, first_at = np.unique(keys_sorted, return_index=True)  # each key's first position
+    first_row[present] = first_at
     rows = order[first_row]
     lines_sorted = _lines(cells, rows, local_ns[rows], settings)[keys_sorted].tolist()
     # All lines in one string; an hour's Description is a slice of it (one copy, no join per hour).

@@ -159,6 +159,5 @@ def _combinations(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, 
         column_codes, column_values = pd.factorize(frame[name], use_na_sentinel=False)
         # renumbered after each column, so codes stay below len(frame) and the product fits in int64
         codes = pd.factorize(codes * len(column_values) + column_codes)[0]
-    first = np.zeros(int(codes.max()) + 1 if len(codes) else 0, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    first = np.unique(codes, return_index=True)[1]  # codes are 0..n-1: the first row of each
     return codes, list(frame[columns].iloc[first].itertuples(index=False, name=None))
