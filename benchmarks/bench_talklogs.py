@@ -202,9 +202,9 @@ def transform(path: Path, members: list, friends: list, links: pd.DataFrame, dom
     """
     from pipeline_settings import load_settings
     from talklog.csvparse import ParseSettings, parse_message_csv
-    from talkpipeline import Run, _render_input
+    from talkpipeline import Run, _Labels, _render_input
     from talkrender.render import RenderSettings, render_activities
-    from talkresolve import match_name, resolve_messages
+    from talkresolve import Resolver, match_name
 
     settings = load_settings()
     run = Run(archive=None, settings=settings, run_id="bench", domain_id=domain_id)  # type: ignore[arg-type]
@@ -216,6 +216,14 @@ def transform(path: Path, members: list, friends: list, links: pd.DataFrame, dom
     counts: Counter[str] = Counter()
     resolution: Counter[str] = Counter()
     inputs = []
+    started = clock()
+    resolver = Resolver(
+        members, friends, separator=settings.csv_recipient_separator, exclude_bots=settings.exclude_bots
+    )
+    spent["resolve"] += clock() - started
+    started = clock()
+    labeler = _Labels(labels, settings.csv_recipient_separator)
+    spent["label"] += clock() - started
     chunks = iter(
         parse_message_csv(
             path,
@@ -233,20 +241,13 @@ def transform(path: Path, members: list, friends: list, links: pd.DataFrame, dom
         messages = chunk.messages
         counts["messages"] += len(messages)
         counts["quarantined"] += len(chunk.quarantined)
-        result = resolve_messages(
-            messages,
-            members,
-            friends,
-            separator=settings.csv_recipient_separator,
-            hour_bucket=run.hours,
-            exclude_bots=settings.exclude_bots,
-        )
+        result = resolver.resolve(messages, run.hours)
         resolution.update(s["resolution"] for s in result.statuses)
         t2 = clock()
         spent["resolve"] += t2 - t1
         linked = pd.DataFrame(result.links, columns=["message_key", "contact_id", "hour_bucket"])
         frame = linked.merge(messages.rename(columns={"text": "body"}), on="message_key", how="inner")
-        rows = _render_input(frame, labels, settings.csv_recipient_separator)
+        rows = _render_input(frame, labeler)
         rows["hour_bucket"] = frame["hour_bucket"]
         inputs.append(rows)
         spent["label"] += clock() - t2

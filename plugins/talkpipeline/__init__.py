@@ -26,7 +26,7 @@ from talklog.csvparse import ParseSettings, parse_message_csv
 from talklog.keys import hour_bucket
 from talklog.people import parse_person, split_recipients
 from talkrender.render import LINK_COLUMNS, RenderSettings, render_activities
-from talkresolve import Friend, Member, friend_from_contact, match_name, member_from_user, resolve_messages
+from talkresolve import Friend, Member, Resolver, friend_from_contact, match_name, member_from_user
 
 _log = logging.getLogger(__name__)
 _ID_CHUNK = 200  # ids per SOQL IN list (keeps queries far below the 100,000-character limit)
@@ -156,18 +156,17 @@ def resolve(run: Run) -> dict[str, Any]:
         Friend(**r)
         for r in run.archive.query_raw("SELECT contact_id, display_name, master_user_id FROM lw_friends")
     ]
+    resolver = Resolver(
+        members,
+        friends,
+        separator=run.settings.csv_recipient_separator,
+        exclude_bots=run.settings.exclude_bots,
+    )
     retry_since = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=run.settings.retry_unresolved_days)
     totals: Counter[str] = Counter()
     issues: Counter[str] = Counter()
     for frame in run.archive.query_frames("messages_to_resolve", {"retry_since": _iso_one(retry_since)}):
-        result = resolve_messages(
-            frame,
-            members,
-            friends,
-            separator=run.settings.csv_recipient_separator,
-            hour_bucket=run.hours,
-            exclude_bots=run.settings.exclude_bots,
-        )
+        result = resolver.resolve(frame, run.hours)
         with run.archive.transaction() as conn:
             # in key order: neighbouring updates touch neighbouring pages of the primary-key index
             statuses = sorted(result.statuses, key=lambda status: status["message_key"])
@@ -215,7 +214,7 @@ def build(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
             "salesforce_calls": 0,
         }
     links = fetch_links(run, salesforce, contacts)
-    labels = _labels(run)
+    labels = _Labels(_labels(run), run.settings.csv_recipient_separator)
     split = {r["activity_key"]: r["parts"] for r in run.archive.query("split_hours")}
     rendered = changed = unchanged = stale_parts = 0
     waiting: set[str] = set()
@@ -229,7 +228,7 @@ def build(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
     for frame in run.archive.query_groups(
         "pending_messages", by=("contact_id", "hour_bucket"), chunksize=run.settings.build_chunk_rows
     ):
-        messages = _render_input(frame, labels, run.settings.csv_recipient_separator)
+        messages = _render_input(frame, labels)
         result = render_activities(messages, links, render_settings)
         waiting.update(result.unlinked["contact_id"].unique().tolist() if not result.unlinked.empty else [])
         stored = _stored_hashes(run, list(result.hashes))
@@ -478,18 +477,24 @@ def _label(cell: str, labels: dict[str, dict[str, str]]) -> str:
     return person.name or "Bot"
 
 
-def _render_input(frame: pd.DataFrame, labels: dict[str, dict[str, str]], separator: str) -> pd.DataFrame:
+class _Labels:
+    """How the lines name people (``送信者 → 受信者``), each distinct cell worked out once per step."""
+
+    def __init__(self, labels: dict[str, dict[str, str]], separator: str) -> None:
+        known = set(labels["friends"].values())
+        self.sender = functools.cache(lambda cell: (_label(cell, labels),))
+
+        def recipients(cell: str) -> tuple[str, bool]:
+            cells = split_recipients(cell, separator, known)
+            return "、".join(self.sender(c)[0] for c in cells), len(cells) > 1
+
+        self.recipients = functools.cache(recipients)
+
+
+def _render_input(frame: pd.DataFrame, labels: _Labels) -> pd.DataFrame:
     """Archive rows (one per message and friend) → the renderer's input columns."""
-    label = functools.cache(lambda cell: _label(cell, labels))
-    known = set(labels["friends"].values())
-
-    def recipients(cell: str) -> tuple[str, bool]:
-        cells = split_recipients(cell, separator, known)
-        return "、".join(label(c) for c in cells), len(cells) > 1
-
-    # The same few thousand sender and recipient cells recur on most rows: each is worked out once.
-    (senders,) = _per_cell(frame["sender_raw"], lambda cell: (label(cell),), 1)
-    recipient_labels, is_group = _per_cell(frame["recipients_raw"], recipients, 2)
+    (senders,) = _per_cell(frame["sender_raw"], labels.sender, 1)
+    recipient_labels, is_group = _per_cell(frame["recipients_raw"], labels.recipients, 2)
     return pd.DataFrame(
         {
             "message_key": frame["message_key"],
