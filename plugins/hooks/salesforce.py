@@ -411,12 +411,12 @@ class SalesforceActivityHook(SalesforceHook):
             path = f"composite/sobjects?ids={quote(','.join(chunk), safe=',')}&allOrNone=false"
             results = self.request("DELETE", path, endpoint="collections.delete").json()
             for record_id, result in zip(chunk, results, strict=True):
-                error = (result.get("errors") or [{}])[0]
-                code = error.get("statusCode") or error.get("errorCode")
-                if result.get("success") or code == "ENTITY_IS_DELETED":
+                error = _first_error(result)
+                refused = None if result.get("success") else _result(record_id, False, None, None, error)
+                if refused is None or refused.error_code == "ENTITY_IS_DELETED":
                     out.append(RecordResult(record_id, "deleted", id=record_id))
                 else:
-                    out.append(_result(record_id, False, None, None, error))
+                    out.append(refused)
         return out
 
     def _send_batch(self, records: list[dict[str, Any]], key_field: str, sobject: str) -> _Upsert:
@@ -509,7 +509,7 @@ class SalesforceActivityHook(SalesforceHook):
                         result.get("success"),
                         result.get("id"),
                         result.get("created"),
-                        (result.get("errors") or [None])[0],
+                        _first_error(result),
                     )
                 )
         return out
@@ -677,6 +677,11 @@ def _result(
         message=error.get("message"),
         fields=tuple(error.get("fields") or ()),
     )
+
+
+def _first_error(result: dict[str, Any]) -> dict | None:
+    """The first of a Collections result's ``errors``, if any."""
+    return (result.get("errors") or [None])[0]
 
 
 def _value(value: Any) -> Any:

@@ -239,11 +239,12 @@ def build(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
                 unchanged += 1
                 continue
             changed += 1
+            contact_id, hour_bucket = _contact_and_hour(key)
             outbox.append(
                 {
                     "activity_key": key,
-                    "contact_id": _contact_of(key),
-                    "hour_bucket": _hour_of(key),
+                    "contact_id": contact_id,
+                    "hour_bucket": hour_bucket,
                     "content_hash": result.hashes[key],
                     "record": payload,
                 }
@@ -530,13 +531,10 @@ def _split_key(activity_key: str) -> tuple[str, int]:
     return activity_key, 1
 
 
-def _contact_of(activity_key: str) -> str:
-    # the contact id itself contains dashes
-    return "-".join(_split_key(activity_key)[0].split("-")[2:-1])
-
-
-def _hour_of(activity_key: str) -> str:
-    return _split_key(activity_key)[0].rpartition("-")[2]
+def _contact_and_hour(activity_key: str) -> tuple[str, str]:
+    """(contactId, YYYYMMDDHH) of an activity key; the contact id itself contains dashes."""
+    head, _, hour = _split_key(activity_key)[0].rpartition("-")
+    return head.split("-", 2)[2], hour
 
 
 def _iso(series: pd.Series) -> pd.Series:
