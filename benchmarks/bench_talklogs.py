@@ -430,8 +430,11 @@ class _StubSalesforce:
         self.budget = SimpleNamespace(spent=0)
         self.links = links
 
-    def query_records(self, soql_text: str) -> list[dict]:
-        self.budget.spent += 1
+    def query_batch(self, queries: list[str]) -> list[list[dict]]:
+        self.budget.spent += -(-len(queries) // 5)
+        return [self._query(q) for q in queries]
+
+    def _query(self, soql_text: str) -> list[dict]:
         if "FROM User" in soql_text:
             return []
         ids = re.findall(r"'((?:[^'\\]|\\.)*)'", soql_text.split(" IN ", 1)[1])

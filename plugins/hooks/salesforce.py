@@ -27,7 +27,7 @@ import csv
 import io
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import cached_property
@@ -52,6 +52,7 @@ from hooks.tls import make_session
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 COLLECTION_SIZE = 200  # sObject Collections: records per call
+COMPOSITE_QUERIES = 5  # Composite: query subrequests per call (the documented maximum)
 DEFAULT_BULK_THRESHOLD = 2_000  # Salesforce recommends Bulk 2.0 above ~2,000 records
 DEFAULT_BULK_MAX_UPLOAD_BYTES = 100_000_000  # per job; Salesforce takes 150 MB, simple-salesforce 100
 DEFAULT_BULK_JOBS_IN_FLIGHT = 2  # upsert_activity_batches: batches sent ahead of the one being reported
@@ -357,6 +358,47 @@ class SalesforceActivityHook(SalesforceHook):
             yield from body.get("records", [])
             path = body.get("nextRecordsUrl") if not body.get("done", True) else None
 
+    def query_batch(
+        self, queries: Sequence[str], *, include_deleted: bool = False
+    ) -> list[list[dict[str, Any]]]:
+        """The records of each SOQL query, in order, with up to 5 queries per API call (Composite).
+
+        Each call is one ``POST /composite`` holding up to ``COMPOSITE_QUERIES`` Query subrequests (the
+        documented maximum of query operations per Composite request); the whole request counts as one
+        call toward the org's API limits. A query's further pages (``nextRecordsUrl``) are fetched as
+        Query More subrequests of the following calls (a page's locator comes with the page before it).
+        Keep each query's URL-encoded text under 16,384 bytes: the documented limit of a REST call's URI;
+        whether a subrequest's url has the same limit is UNCONFIRMED, and the sandbox applies it.
+
+        :raises SalesforceApiError: a subrequest failed (its status and ``errorCode``; e.g.
+            ``MALFORMED_QUERY``), or the Composite request itself did.
+        """
+        results: list[list[dict[str, Any]]] = [[] for _ in queries]
+        resource = "queryAll" if include_deleted else "query"
+        pending = deque(
+            (i, f"/services/data/v{self.version}/{resource}/?q={quote(q, safe='')}")
+            for i, q in enumerate(queries)
+        )
+        while pending:
+            sent = [pending.popleft() for _ in range(min(COMPOSITE_QUERIES, len(pending)))]
+            body = {
+                "allOrNone": False,
+                "compositeRequest": [
+                    {"method": "GET", "url": url, "referenceId": f"q{i}"} for i, url in sent
+                ],
+            }
+            answers = self.request("POST", "composite", json=body, endpoint="composite").json()
+            for (i, _), answer in zip(sent, answers.get("compositeResponse", []), strict=True):
+                page = answer.get("body")
+                if answer.get("httpStatusCode") != 200 or not isinstance(page, dict):
+                    raise _error_of(
+                        answer.get("httpStatusCode"), page, "composite subrequest failed", "composite.query"
+                    )
+                results[i].extend(page.get("records", []))
+                if not page.get("done", True):
+                    pending.append((i, page["nextRecordsUrl"]))
+        return results
+
     # --- the activity loader ---------------------------------------------------------------------------
     def upsert_activities(
         self, records: list[dict[str, Any]], key_field: str = "ActivityKey__c", *, sobject: str = "Task"
@@ -654,12 +696,22 @@ def _json(response: requests.Response) -> Any:
 
 
 def _error(response: requests.Response, endpoint: str, kind: type[SalesforceApiError]) -> SalesforceApiError:
-    body = _json(response)
+    return _error_of(response.status_code, _json(response), response.reason, endpoint, kind)
+
+
+def _error_of(
+    status: int | None,
+    body: Any,
+    fallback: str,
+    endpoint: str,
+    kind: type[SalesforceApiError] = SalesforceApiError,
+) -> SalesforceApiError:
+    """The error of a REST answer's body ``[{"errorCode", "message"}]`` (a call's, or a subrequest's)."""
     first = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else {}
     return kind(
-        response.status_code,
+        status,
         str(first.get("errorCode", "HTTP_ERROR")),
-        str(first.get("message", response.reason)),
+        str(first.get("message", fallback)),
         endpoint=endpoint,
     )
 

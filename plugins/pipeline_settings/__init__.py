@@ -19,6 +19,10 @@ DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "include" / "config" / "se
 VARIABLE_NAME = "lineworks_salesforce_settings"
 
 
+# Contact ids per SOQL ``IN`` list at most: 2,000 × a 40-character id stays under SOQL's 100,000 characters.
+LINK_QUERY_IDS_MAX = 2_000
+
+
 class SettingsError(ValueError):
     """A setting is unknown or has a bad value; the message names it."""
 
@@ -37,6 +41,7 @@ class Settings:
     retry_unresolved_days: float = 7
     build_chunk_rows: int = 50_000
     load_batch_records: int = 50_000
+    link_query_ids: int = 300
     lineworks_conn_id: str = "lineworks_default"
     salesforce_conn_id: str = "salesforce_default"
     archive_conn_id: str = "lineworks_archive"
@@ -72,6 +77,8 @@ def load_settings(overrides: dict[str, Any] | None = None, defaults_file: Path =
     for name in ("build_chunk_rows", "load_batch_records"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"{name} must be at least 1")
+    if not 1 <= settings.link_query_ids <= LINK_QUERY_IDS_MAX:
+        raise SettingsError(f"link_query_ids must be between 1 and {LINK_QUERY_IDS_MAX}")
     if settings.lookback_hours < 0 or settings.lookback_hours > 24 * 31:
         raise SettingsError("lookback_hours must be between 0 and 744")
     return settings

@@ -29,7 +29,6 @@ from talkrender.render import LINK_COLUMNS, RenderSettings, render_activities
 from talkresolve import Friend, Member, Resolver, friend_from_contact, match_name, member_from_user
 
 _log = logging.getLogger(__name__)
-_ID_CHUNK = 200  # ids per SOQL IN list (keeps queries far below the 100,000-character limit)
 
 
 class LineWorksClient(Protocol):
@@ -40,7 +39,7 @@ class LineWorksClient(Protocol):
 class SalesforceClient(Protocol):
     budget: Any  # .spent: API calls this client has made (hooks.salesforce.ApiBudget)
 
-    def query_records(self, soql_text: str) -> Any: ...
+    def query_batch(self, queries: list[str]) -> list[list[dict[str, Any]]]: ...  # records per query
     def upsert_activity_batches(
         self, batches: Iterable[list[dict]], key_field: str = ...
     ) -> Iterator[Any]: ...  # one report per batch, in order
@@ -314,43 +313,47 @@ def _parts_changes(split: dict[str, int], keys: Iterable[str]) -> _PartsChanges:
 
 
 def fetch_links(run: Run, salesforce: SalesforceClient, contact_ids: list[str]) -> pd.DataFrame:
-    """Salesforce's side of each friend: its 社外連絡先, the record it is linked to, and the rep's user."""
+    """Salesforce's side of each friend: its 社外連絡先, the record it is linked to, and the rep's user.
+
+    One :meth:`query_batch` (Composite: 5 queries per API call): the active users, then the
+    ExternalContact__c of ``link_query_ids`` friends per query.
+    """
     members = {r["user_id"]: r for r in run.archive.query_raw("SELECT user_id, email FROM lw_members")}
     masters = {
         r["contact_id"]: r["master_user_id"]
         for r in run.archive.query_raw("SELECT contact_id, master_user_id FROM lw_friends")
     }
-    users = list(
-        salesforce.query_records("SELECT Id, Email, LineWorksUserId__c FROM User WHERE IsActive = TRUE")
-    )
+    size = run.settings.link_query_ids
+    queries = ["SELECT Id, Email, LineWorksUserId__c FROM User WHERE IsActive = TRUE"] + [
+        soql(
+            "SELECT Id, LineWorksContactId__c, Lead__c, Contact__c, Account__c, Account__r.PersonContactId, "
+            "Account__r.IsPersonAccount FROM ExternalContact__c WHERE LineWorksContactId__c IN {ids}",
+            ids=contact_ids[start : start + size],
+        )
+        for start in range(0, len(contact_ids), size)
+    ]
+    users, *external_contacts = salesforce.query_batch(queries)
     by_lw_id = {u["LineWorksUserId__c"]: u["Id"] for u in users if u.get("LineWorksUserId__c")}
     by_email = {(u.get("Email") or "").lower(): u["Id"] for u in users if u.get("Email")}
     rows = []
-    for start in range(0, len(contact_ids), _ID_CHUNK):
-        chunk = contact_ids[start : start + _ID_CHUNK]
-        query = soql(
-            "SELECT Id, LineWorksContactId__c, Lead__c, Contact__c, Account__c, Account__r.PersonContactId, "
-            "Account__r.IsPersonAccount FROM ExternalContact__c WHERE LineWorksContactId__c IN {ids}",
-            ids=chunk,
+    for ec in (ec for page in external_contacts for ec in page):
+        account = ec.get("Account__r") or {}
+        person = bool(account.get("IsPersonAccount"))
+        master = masters.get(ec["LineWorksContactId__c"])
+        member = members.get(master) or {}
+        owner = by_lw_id.get(master) or by_email.get((member.get("email") or "").lower())
+        rows.append(
+            {
+                "contact_id": ec["LineWorksContactId__c"],
+                "external_contact_id": ec["Id"],
+                "lead_id": ec.get("Lead__c"),
+                "contact_sf_id": ec.get("Contact__c"),
+                # 個人取引先連携 only: a business Account is not a valid WhoId target
+                "account_id": ec.get("Account__c") if person else None,
+                "person_contact_id": account.get("PersonContactId") if person else None,
+                "owner_user_id": owner,
+            }
         )
-        for ec in salesforce.query_records(query):
-            account = ec.get("Account__r") or {}
-            person = bool(account.get("IsPersonAccount"))
-            master = masters.get(ec["LineWorksContactId__c"])
-            member = members.get(master) or {}
-            owner = by_lw_id.get(master) or by_email.get((member.get("email") or "").lower())
-            rows.append(
-                {
-                    "contact_id": ec["LineWorksContactId__c"],
-                    "external_contact_id": ec["Id"],
-                    "lead_id": ec.get("Lead__c"),
-                    "contact_sf_id": ec.get("Contact__c"),
-                    # 個人取引先連携 only: a business Account is not a valid WhoId target
-                    "account_id": ec.get("Account__c") if person else None,
-                    "person_contact_id": account.get("PersonContactId") if person else None,
-                    "owner_user_id": owner,
-                }
-            )
     return (
         pd.DataFrame(rows, columns=["contact_id", *LINK_COLUMNS])
         .drop_duplicates("contact_id")

@@ -32,3 +32,15 @@ TASK_DESCRIPTION_MAX = 32_000
 # JWT bearer assertions: exp at most a few minutes ahead (3 minutes plus clock skew).
 # https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm
 JWT_MAX_EXP_SECONDS = 300
+
+# Composite (POST /composite): up to 25 subrequests per call, of which up to 5 may be query operations
+# (Query, QueryAll, Query More); the whole request counts as one call toward the API limits.
+# https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-composite-post.html
+COMPOSITE_MAX_SUBREQUESTS = 25
+COMPOSITE_MAX_QUERIES = 5
+
+# A REST call's URI and headers together: at most 16,384 bytes (414 / 431 above). Salesforce suggests
+# sending a long SOQL statement inside a Composite request instead; whether a subrequest's url has a
+# limit of its own is UNCONFIRMED, so the sandbox holds subrequest urls to the same 16,384 bytes.
+# https://help.salesforce.com/s/articleView?id=000386264&type=1
+REST_MAX_URI_BYTES = 16_384

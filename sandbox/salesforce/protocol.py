@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -12,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from sandbox.common.server import reset_connection
+from sandbox.salesforce import limits
 from sandbox.salesforce.errors import (
     InvalidSession,
     JsonParserError,
@@ -236,6 +238,87 @@ class SalesforceProtocol:
     def query_more(self, call: Call) -> Response:
         return JSONResponse(self.state.query_more(call.params["locator"], call.version))
 
+    # --- composite ------------------------------------------------------------------------------
+    def composite(self, call: Call) -> Response:
+        """``POST /composite``: up to 25 subrequests in one API call, answered in order.
+
+        The sandbox runs Query, QueryAll and Query More subrequests (at most 5 per call, as documented);
+        any other subrequest is answered 501 ``NOT_IMPLEMENTED`` inside the response. ``@{ref}``
+        references are not supported. With ``allOrNone`` true, the subrequests after a failed one are
+        answered ``PROCESSING_HALTED``.
+        """
+        body = call.json()
+        subrequests = body.get("compositeRequest") if isinstance(body, dict) else None
+        if (
+            not isinstance(subrequests, list)
+            or not subrequests
+            or not all(isinstance(s, dict) for s in subrequests)
+        ):
+            raise JsonParserError('the body must be {"allOrNone": ..., "compositeRequest": [{...}, ...]}')
+        if len(subrequests) > limits.COMPOSITE_MAX_SUBREQUESTS:
+            raise SalesforceError(
+                f"the composite request has {len(subrequests)} subrequests; "
+                f"the limit is {limits.COMPOSITE_MAX_SUBREQUESTS}",
+                error_code="LIMIT_EXCEEDED",
+            )
+        queries = sum(bool(_SUBQUERY.match(urlsplit(str(s.get("url", ""))).path)) for s in subrequests)
+        if queries > limits.COMPOSITE_MAX_QUERIES:
+            raise SalesforceError(
+                f"the composite request has {queries} query subrequests; "
+                f"the limit is {limits.COMPOSITE_MAX_QUERIES}",
+                error_code="LIMIT_EXCEEDED",
+            )
+        references = [s.get("referenceId") for s in subrequests]
+        if not all(isinstance(r, str) and r for r in references) or len(set(references)) != len(references):
+            raise JsonParserError("every subrequest needs a referenceId, unique within the request")
+        halt = bool(body.get("allOrNone", False))
+        answers: list[dict[str, Any]] = []
+        failed = False
+        for sub, reference in zip(subrequests, references, strict=True):
+            if failed and halt:
+                error = SalesforceError(
+                    "The transaction was rolled back since another operation in the same transaction failed.",
+                    error_code="PROCESSING_HALTED",
+                )
+                status, payload = error.status, error.body()
+            else:
+                try:
+                    status, payload = 200, self._subquery(str(sub.get("method", "")), str(sub.get("url", "")))
+                except SalesforceError as exc:
+                    status, payload = exc.status, exc.body()
+            failed = failed or status >= 300
+            answers.append(
+                {"body": payload, "httpHeaders": {}, "httpStatusCode": status, "referenceId": reference}
+            )
+        return JSONResponse({"compositeResponse": answers})
+
+    def _subquery(self, method: str, url: str) -> dict[str, Any]:
+        if len(url.encode("utf-8")) > limits.REST_MAX_URI_BYTES:
+            raise SalesforceError(
+                f"the subrequest url is {len(url.encode('utf-8')):,} bytes; the sandbox allows "
+                f"{limits.REST_MAX_URI_BYTES:,} (UNCONFIRMED: the documented limit of a whole REST call)",
+                error_code="URI_TOO_LONG",
+                status=414,
+            )
+        parts = urlsplit(url)
+        match = _SUBQUERY.match(parts.path)
+        if method.upper() != "GET" or match is None:
+            raise NotImplementedBySandbox(
+                f"the Salesforce sandbox runs only query subrequests in a composite request, not {method} "
+                f"{parts.path}"
+            )
+        version = match["version"]
+        if version not in API_VERSIONS:
+            raise SalesforceError(
+                f"API version {version} is not supported by the sandbox", error_code="NOT_FOUND", status=404
+            )
+        if match["locator"]:
+            return self.state.query_more(match["locator"], version)
+        text = dict(parse_qsl(parts.query)).get("q")
+        if not text:
+            raise SalesforceError("A query string has to be specified", error_code="MALFORMED_QUERY")
+        return self.state.query(text, version, include_deleted=match["kind"] == "queryAll")
+
     # --- sObject rows ---------------------------------------------------------------------------
     def create(self, call: Call) -> Response:
         values = _object_body(call)
@@ -444,6 +527,11 @@ def _record_type(record: dict) -> str:
     if not rtype:
         raise SalesforceError("Each record needs attributes.type", error_code="INVALID_TYPE")
     return rtype
+
+
+_SUBQUERY = re.compile(
+    r"^/services/data/v(?P<version>\d+\.\d)/(?P<kind>query|queryAll)/?(?P<locator>01g[0-9a-f]+-\d+)?/?$"
+)
 
 
 async def _reset(request: Request) -> Response:

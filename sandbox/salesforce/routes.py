@@ -44,6 +44,7 @@ DATA_ROUTES = [
     ("GET", V + rf"/query/{LOCATOR}", "query.more", "query_more"),
     ("GET", V + r"/queryAll", "query_all", "query_all"),
     ("GET", V + rf"/queryAll/{LOCATOR}", "query.more", "query_more"),
+    ("POST", V + r"/composite", "composite", "composite"),
     ("POST", V + r"/composite/sobjects", "collections.create", "collection_create"),
     ("PATCH", V + r"/composite/sobjects", "collections.update", "collection_update"),
     ("DELETE", V + r"/composite/sobjects", "collections.delete", "collection_delete"),

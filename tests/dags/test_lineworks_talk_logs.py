@@ -257,8 +257,8 @@ def test_should_end_in_the_fault_free_state_despite_faults(
     for target, kind in [("contacts", "503"), ("monitoring", "429"), ("users", "reset"), ("token", "500")]:
         lineworks_sandbox.control.fault(target, kind)
     salesforce_sandbox.control.random_faults(0.1, ["503", "500", "reset"], seed=12)
-    salesforce_sandbox.control.fault("query", "expire_session", count=1)
-    for target, kind in [("collections", "reset"), ("query", "503"), ("oauth.token", "500")]:
+    salesforce_sandbox.control.fault("composite", "expire_session", count=1)  # the build's link queries
+    for target, kind in [("collections", "reset"), ("composite", "503"), ("oauth.token", "500")]:
         salesforce_sandbox.control.fault(target, kind)
     org.run()
     injected_lw = lineworks_sandbox.control.stats()["faults"]["injected"]

@@ -213,6 +213,37 @@ class TestQueries:
         rows = list(hook.query_records("SELECT Id, ActivityKey__c FROM Task ORDER BY ActivityKey__c"))
         assert len(rows) == 120 and salesforce_sandbox.calls()["query.more"] == 2
 
+    def test_should_answer_each_query_of_a_batch_in_order_with_five_per_api_call(
+        self, hook, salesforce_sandbox
+    ):
+        salesforce_sandbox.control.configure(query_batch_size=50)
+        hook.upsert_activities(_tasks(120))
+        spent = hook.budget.spent
+        queries = [
+            soql("SELECT ActivityKey__c FROM Task WHERE MessageCount__c = {n} ORDER BY ActivityKey__c", n=n)
+            for n in (1, 2, 3, 4, 5, 9)
+        ] + ["SELECT ActivityKey__c FROM Task ORDER BY ActivityKey__c"]
+
+        results = hook.query_batch(queries)
+
+        tasks = _tasks(120)
+        expected = [
+            sorted(t["ActivityKey__c"] for t in tasks if t["MessageCount__c"] == n)
+            for n in (1, 2, 3, 4, 5, 9)
+        ] + [sorted(t["ActivityKey__c"] for t in tasks)]
+        assert [[r["ActivityKey__c"] for r in rows] for rows in results] == expected
+        # 5 queries, then 2 (the last one's first page of 50), then its 2nd page, then its 3rd: a page's
+        # locator comes with the page before it
+        calls = salesforce_sandbox.calls()
+        assert calls["composite"] == 4 and calls.get("query", 0) == 0
+        assert hook.budget.spent - spent == 4
+
+    def test_should_raise_the_error_of_a_failed_query_in_a_batch(self, hook):
+        with pytest.raises(SalesforceApiError) as caught:
+            hook.query_batch(["SELECT Id FROM User", "SELECT Nope__c FROM Task"])
+        assert (caught.value.status, caught.value.error_code) == (400, "INVALID_FIELD")
+        assert caught.value.endpoint == "composite.query"
+
 
 class TestUpsertActivities:
     def test_should_use_one_collections_call_per_200_records(self, hook, salesforce_sandbox):

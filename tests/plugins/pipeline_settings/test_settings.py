@@ -39,6 +39,8 @@ def test_should_apply_overrides():
         ({"load_batch_records": 0}, "load_batch_records"),
         ({"load_batch_records": 2.5}, "load_batch_records"),
         ({"load_batch_records": True}, "load_batch_records"),
+        ({"link_query_ids": 0}, "link_query_ids"),
+        ({"link_query_ids": 2_001}, "link_query_ids"),  # the IN list would pass SOQL's 100,000 characters
     ],
 )
 def test_should_name_the_bad_setting(overrides, named):

@@ -65,6 +65,25 @@ def test_should_render_the_same_records_whatever_the_build_chunk(tenant, tmp_pat
     assert tiny.archive.counts()["lw_pending_hours"] == 0
 
 
+def test_should_find_every_friends_link_whatever_the_query_size(tenant, tmp_path, salesforce_sandbox):
+    domain_id, csv_path = tenant
+    whole = _prepared(tmp_path, "links-whole", domain_id, csv_path)
+    small = _prepared(tmp_path, "links-small", domain_id, csv_path, link_query_ids=3)
+    [pending] = small.archive.query_raw("SELECT COUNT(DISTINCT contact_id) AS n FROM lw_pending_hours")
+    build(whole, SalesforceActivityHook())
+    before = salesforce_sandbox.calls()
+
+    build(small, SalesforceActivityHook())
+
+    assert _outbox(small) == _outbox(whole)
+    # the users' query and one per 3 friends, 5 per Composite call; no plain query
+    queries = 1 + -(-pending["n"] // 3)
+    after = salesforce_sandbox.calls()
+    assert pending["n"] > 10
+    assert after["composite"] - before["composite"] == -(-queries // 5)
+    assert after.get("query", 0) == before.get("query", 0)
+
+
 def test_should_load_every_record_once_in_slices(tenant, tmp_path, salesforce_sandbox):
     domain_id, csv_path = tenant
     run = _prepared(tmp_path, "sliced", domain_id, csv_path, load_batch_records=40)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 import jwt
 import pytest
@@ -577,6 +578,137 @@ def test_should_answer_the_provider_make_query_through_the_activity_hook(salesfo
     assert [r["LastName"] for r in result["records"]] == ["一郎", "二郎"]
 
 
+# --- 5b. Composite --------------------------------------------------------------------------------------
+def composite(sf: Salesforce, subrequests: list[dict], **body: Any) -> requests.Response:
+    return sf.session.post(
+        f"https://{sf.sf_instance}/services/data/v{VERSION}/composite",
+        headers={"Authorization": f"Bearer {sf.session_id}"},
+        json={"compositeRequest": subrequests, **body},
+        timeout=30,
+    )
+
+
+def query_url(text: str, resource: str = "query") -> str:
+    return f"/services/data/v{VERSION}/{resource}/?q={quote(text, safe='')}"
+
+
+def test_should_answer_composite_queries_in_order_as_one_api_call(sf, salesforce_sandbox) -> None:
+    new_lead(sf, "一郎")
+    gone = new_lead(sf, "消す")
+    sf.Lead.delete(gone)
+    before = salesforce_sandbox.calls()
+
+    response = composite(
+        sf,
+        [
+            {"method": "GET", "url": query_url("SELECT LastName FROM Lead"), "referenceId": "live"},
+            {"method": "GET", "url": query_url("SELECT Nope__c FROM Lead"), "referenceId": "bad"},
+            {
+                "method": "GET",
+                "url": query_url("SELECT LastName FROM Lead", "queryAll"),
+                "referenceId": "all",
+            },
+            {"method": "GET", "url": f"/services/data/v{VERSION}/sobjects/Lead/{gone}", "referenceId": "row"},
+        ],
+    )
+
+    assert response.status_code == 200
+    live, bad, everything, row = response.json()["compositeResponse"]
+    assert [a["referenceId"] for a in (live, bad, everything, row)] == ["live", "bad", "all", "row"]
+    assert (live["httpStatusCode"], [r["LastName"] for r in live["body"]["records"]]) == (200, ["一郎"])
+    assert bad["httpStatusCode"] == 400 and bad["body"][0]["errorCode"] == "INVALID_FIELD"
+    assert sorted(r["LastName"] for r in everything["body"]["records"]) == ["一郎", "消す"]
+    assert row["httpStatusCode"] == 501 and row["body"][0]["errorCode"] == "NOT_IMPLEMENTED"
+    after = salesforce_sandbox.calls()
+    assert after["composite"] - before.get("composite", 0) == 1
+    assert after.get("query", 0) == before.get("query", 0)
+
+
+def test_should_page_a_composite_query_with_query_more_subrequests(sf, salesforce_sandbox) -> None:
+    salesforce_sandbox.control.configure(query_batch_size=50)
+    seed(salesforce_sandbox, {"Lead": [{"LastName": f"L{i:03d}", "Company": "c"} for i in range(70)]})
+    url = query_url("SELECT LastName FROM Lead ORDER BY LastName")
+
+    [first] = composite(sf, [{"method": "GET", "url": url, "referenceId": "p1"}]).json()["compositeResponse"]
+    more = first["body"]["nextRecordsUrl"]
+    [second] = composite(sf, [{"method": "GET", "url": more, "referenceId": "p2"}]).json()[
+        "compositeResponse"
+    ]
+
+    assert (len(first["body"]["records"]), first["body"]["done"]) == (50, False)
+    assert (len(second["body"]["records"]), second["body"]["done"]) == (20, True)
+    names = [r["LastName"] for page in (first, second) for r in page["body"]["records"]]
+    assert names == [f"L{i:03d}" for i in range(70)]
+
+
+@pytest.mark.parametrize(("queries", "others"), [(6, 0), (0, 26)])
+def test_should_refuse_a_composite_request_over_its_limits(sf, queries, others) -> None:
+    subrequests = [
+        {"method": "GET", "url": query_url("SELECT Id FROM Lead"), "referenceId": f"q{i}"}
+        for i in range(queries)
+    ] + [
+        {"method": "GET", "url": f"/services/data/v{VERSION}/limits", "referenceId": f"o{i}"}
+        for i in range(others)
+    ]
+
+    response = composite(sf, subrequests)
+
+    assert response.status_code == 400
+    [error] = response.json()
+    assert error["errorCode"] == "LIMIT_EXCEEDED"
+
+
+def test_should_answer_414_for_a_subrequest_url_over_16384_bytes(sf) -> None:
+    ids = [f"00Q{i:015d}" for i in range(700)]
+    text = "SELECT Id FROM Lead WHERE Id IN (" + ", ".join(f"'{i}'" for i in ids) + ")"
+    short = "SELECT Id FROM Lead WHERE Id IN (" + ", ".join(f"'{i}'" for i in ids[:300]) + ")"
+    assert len(query_url(text)) > 16_384 >= len(query_url(short))
+
+    answers = composite(
+        sf,
+        [
+            {"method": "GET", "url": query_url(text), "referenceId": "long"},
+            {"method": "GET", "url": query_url(short), "referenceId": "short"},
+        ],
+    ).json()["compositeResponse"]
+
+    assert [a["httpStatusCode"] for a in answers] == [414, 200]
+    assert answers[0]["body"][0]["errorCode"] == "URI_TOO_LONG"
+
+
+def test_should_halt_the_subrequests_after_a_failure_with_all_or_none(sf) -> None:
+    subrequests = [
+        {"method": "GET", "url": query_url("SELECT Nope__c FROM Lead"), "referenceId": "bad"},
+        {"method": "GET", "url": query_url("SELECT Id FROM Lead"), "referenceId": "good"},
+    ]
+
+    answers = composite(sf, subrequests, allOrNone=True).json()["compositeResponse"]
+
+    assert [a["httpStatusCode"] for a in answers] == [400, 400]
+    assert answers[1]["body"][0]["errorCode"] == "PROCESSING_HALTED"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"compositeRequest": []},
+        {"compositeRequest": [{"method": "GET", "url": "/x"}]},
+        {"compositeRequest": "x"},
+    ],
+)
+def test_should_refuse_a_malformed_composite_body(sf, body) -> None:
+    response = sf.session.post(
+        f"https://{sf.sf_instance}/services/data/v{VERSION}/composite",
+        headers={"Authorization": f"Bearer {sf.session_id}"},
+        json=body,
+        timeout=30,
+    )
+
+    assert response.status_code == 400
+    assert response.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
+
+
 # --- 6. Validation and Salesforce's own rules ---------------------------------------------------------
 @pytest.mark.parametrize(
     ("sobject", "body", "error_code", "fields"),
@@ -1059,7 +1191,7 @@ def test_should_count_api_calls_by_endpoint_in_stats(sf, salesforce_sandbox, htt
     [
         ("GET", "/services/data/v62.0/tooling/query"),
         ("POST", "/services/data/v62.0/composite/batch"),
-        ("POST", "/services/data/v62.0/composite"),
+        ("POST", "/services/data/v62.0/composite/graph"),
         ("GET", "/services/apexrest/x"),
         ("PUT", "/services/data/v62.0/sobjects/Lead"),
     ],
