@@ -6,6 +6,10 @@ admin console (a path or an object-storage URL the workers can read). Both go th
 archive → resolve → build → load steps as ``lineworks_talk_logs``, with the same keys, so an import
 that overlaps scheduled runs duplicates nothing. Progress is logged per window.
 
+**rerender** downloads nothing: it renders the date range's archived hours again with the current
+settings (after adding a ``redact_patterns`` entry or changing ``subject_template``) and updates the
+Tasks whose content changed; unchanged ones cost no Salesforce call.
+
 API budget: each 31-day window costs one Monitoring API download (10/min), and the load uses one
 Bulk API 2.0 job per run once 2,000 or more activities change.
 """
@@ -32,9 +36,12 @@ SALESFORCE_POOL = os.environ.get("LINEWORKS_SALESFORCE_POOL", "default_pool")
     params={
         "mode": Param(
             "range",
-            enum=["range", "file"],
+            enum=["range", "file", "rerender"],
             title="取り込み方法 / Source",
-            description="range: Monitoring API の期間 / file: 管理画面からエクスポートした CSV",
+            description=(
+                "range: Monitoring API の期間 / file: 管理画面からエクスポートした CSV / "
+                "rerender: 取り込み済みの期間を現在の設定（マスキング・件名）で作り直す"
+            ),
         ),
         "start": Param("2026-06-01", type="string", format="date", title="開始日 (JST) / Start date"),
         "end": Param(
@@ -69,6 +76,21 @@ def lineworks_history_import():
             totals.update(rows=result["rows"], new_messages=result["new_messages"])
             quarantined.update(result["quarantined"])
 
+        if params["mode"] == "rerender":
+            from datetime import date
+
+            from talkpipeline import mark_for_rerender
+
+            marked = mark_for_rerender(
+                run, date.fromisoformat(params["start"]), date.fromisoformat(params["end"])
+            )
+            log.info(
+                "history import: %s – %s to render again with the current settings; %d hour(s) pending",
+                params["start"],
+                params["end"],
+                marked["pending_hours"],
+            )
+            return {"rows": 0, "new_messages": 0, "quarantined": {}, **marked}
         with tempfile.TemporaryDirectory() as scratch:
             if params["mode"] == "file":
                 if not params["file"]:

@@ -146,6 +146,13 @@ DELETE FROM lw_resolution_issues WHERE message_key = :message_key;
 INSERT INTO lw_pending_hours (contact_id, hour_bucket) VALUES (:contact_id, :hour_bucket)
 ON CONFLICT (contact_id, hour_bucket) DO NOTHING;
 
+-- name: pending_hours_in_range
+-- every linked (friend, hour) of [first_hour, end_hour): a re-render after a settings change
+INSERT INTO lw_pending_hours (contact_id, hour_bucket)
+SELECT DISTINCT contact_id, hour_bucket FROM lw_message_friends
+WHERE hour_bucket >= :first_hour AND hour_bucket < :end_hour
+ON CONFLICT (contact_id, hour_bucket) DO NOTHING;
+
 -- name: pending_messages
 SELECT f.contact_id, f.hour_bucket, m.message_key, m.channel_id, m.sent_at, m.sender_kind, m.sender_name,
        m.sender_email, m.sender_raw, m.recipients_raw, m.body, m.content_kind

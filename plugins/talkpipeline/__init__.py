@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -193,6 +194,20 @@ def resolve(run: Run) -> dict[str, Any]:
         totals.update(s["resolution"] for s in result.statuses)
         issues.update(i["reason"] for i in result.issues)
     return {"resolution": dict(totals), "issues": dict(issues)}
+
+
+def mark_for_rerender(run: Run, first_day: date, last_day: date) -> dict[str, int]:
+    """Make every linked (friend, hour) of the org's local dates ``first_day``–``last_day`` pending.
+
+    After a change of what a Task looks like (``redact_patterns``, ``subject_template``, a friend's name),
+    the next ``build`` renders those hours again with the current settings; only the records whose
+    content changed go to Salesforce. Returns the number of pending hours afterwards.
+    """
+    if last_day < first_day:
+        raise ValueError(f"the range ends ({last_day}) before it starts ({first_day})")
+    bounds = {"first_hour": f"{first_day:%Y%m%d}00", "end_hour": f"{last_day + timedelta(days=1):%Y%m%d}00"}
+    run.archive.execute_many("pending_hours_in_range", [bounds])
+    return {"pending_hours": run.archive.counts()["lw_pending_hours"]}
 
 
 # --- build ------------------------------------------------------------------------------------------------

@@ -407,3 +407,36 @@ def test_should_run_under_airflow_backfill(org, airflow_env, tmp_path):
     # The backfill run loaded the demo hours: one Task per (friend, hour), as a direct run does.
     keys = [t["ActivityKey__c"] for t in org.tasks()]
     assert keys and len(keys) == len(set(keys))
+
+
+def test_should_render_a_range_again_after_a_settings_change(org):
+    register_all(org)
+    org.run()
+    before = {t["ActivityKey__c"]: t["Description"] for t in org.tasks()}
+    writes_before = _writes(org)
+    settings = json.dumps({"redact_patterns": ["見積"]})
+    done = subprocess.run(
+        [
+            "airflow",
+            "dags",
+            "test",
+            "lineworks_history_import",
+            "2026-11-23T00:00:00+00:00",
+            "-c",
+            json.dumps({"mode": "rerender", "start": "2026-11-20", "end": "2026-11-20"}),
+        ],
+        env={**org.env, "AIRFLOW_VAR_LINEWORKS_SALESFORCE_SETTINGS": settings},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    after = {t["ActivityKey__c"]: t["Description"] for t in org.tasks()}
+    changed = {k for k, text in before.items() if "見積" in text}
+    assert changed and set(before) - changed
+    assert set(after) == set(before)  # the same Tasks, updated in place
+    assert {k for k in before if after[k] != before[k]} == changed
+    assert all("見積" not in after[k] and "[非表示]" in after[k] for k in changed)
+    assert f"'created': 0, 'updated': {len(changed)}" in done.stdout + done.stderr
+    assert _writes(org) != writes_before
+

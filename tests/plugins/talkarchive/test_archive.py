@@ -104,6 +104,25 @@ def test_should_keep_pending_hours_and_activities_idempotent(archive):
     assert stored == [{"content_hash": "h2", "sf_id": "00T000000000001AAA", "status": "updated"}]
 
 
+def test_should_make_the_linked_hours_of_a_range_pending_once(archive):
+    archive.create_schema()
+    links = [
+        ("m1", "c1", "2026112009"),
+        ("m2", "c1", "2026112009"),
+        ("m3", "c2", "2026112023"),
+        ("m4", "c1", "2026112100"),
+    ]
+    archive.execute_many(
+        "insert_message_friend", [{"message_key": m, "contact_id": c, "hour_bucket": h} for m, c, h in links]
+    )
+    archive.execute_many("insert_pending", [{"contact_id": "c2", "hour_bucket": "2026112023"}])
+    bounds = {"first_hour": "2026112000", "end_hour": "2026112100"}
+    archive.execute_many("pending_hours_in_range", [bounds])
+    archive.execute_many("pending_hours_in_range", [bounds])  # again: nothing doubles
+    rows = archive.query_raw("SELECT contact_id, hour_bucket FROM lw_pending_hours ORDER BY contact_id")
+    assert [(r["contact_id"], r["hour_bucket"]) for r in rows] == [("c1", "2026112009"), ("c2", "2026112023")]
+
+
 def test_should_stream_query_results_in_frames(archive):
     archive.create_schema()
     archive.execute_many("insert_message", [_message(f"k{i:05d}") for i in range(12_000)])

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta, timezone
+import re
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -18,7 +19,7 @@ from hooks.salesforce import SalesforceActivityHook
 from pipeline_settings import load_settings
 from sandbox.demo_org import register_friends, seed_reps
 from talkarchive import Archive
-from talkpipeline import Run, archive_file, build, load, refresh_directory, resolve
+from talkpipeline import Run, archive_file, build, load, mark_for_rerender, refresh_directory, resolve
 
 START = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)  # the "test" scenario: 2 days from 09:00 JST
 
@@ -82,6 +83,39 @@ def test_should_find_every_friends_link_whatever_the_query_size(tenant, tmp_path
     assert pending["n"] > 10
     assert after["composite"] - before["composite"] == -(-queries // 5)
     assert after.get("query", 0) == before.get("query", 0)
+
+
+def test_should_render_a_date_range_again_with_new_settings(tenant, tmp_path):
+    domain_id, csv_path = tenant
+    run = _prepared(tmp_path, "rerender", domain_id, csv_path)
+    build(run, SalesforceActivityHook())
+    load(run, SalesforceActivityHook())
+
+    def descriptions() -> dict[str, str]:
+        rows = SalesforceActivityHook().query_records("SELECT ActivityKey__c, Description FROM Task")
+        return {t["ActivityKey__c"]: t["Description"] for t in rows}
+
+    def day(key: str) -> str:
+        return re.search(r"-(\d{8})\d{2}(?:-p\d+)?$", key)[1]
+
+    before = descriptions()
+    redacting = dataclasses.replace(
+        run, settings=dataclasses.replace(run.settings, redact_patterns=("見積",))
+    )
+
+    marked = mark_for_rerender(redacting, date(2026, 11, 20), date(2026, 11, 20))
+    built = build(redacting, SalesforceActivityHook())
+    loaded = load(redacting, SalesforceActivityHook())
+
+    after = descriptions()
+    first_day = {k for k in before if day(k) == "20261120"}
+    changed = {k for k in first_day if "見積" in before[k]}
+    assert changed and first_day - changed
+    assert any("見積" in text for k, text in before.items() if day(k) == "20261121")  # left as it was
+    assert marked["pending_hours"] == built["rendered"] == len(first_day)
+    assert (loaded["created"], loaded["updated"], loaded["rejected"]) == (0, len(changed), 0)
+    assert {k for k in before if after[k] != before[k]} == changed
+    assert all("見積" not in after[k] and "[非表示]" in after[k] for k in changed)
 
 
 def test_should_load_every_record_once_in_slices(tenant, tmp_path, salesforce_sandbox):
