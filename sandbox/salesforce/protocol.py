@@ -109,12 +109,8 @@ class SalesforceProtocol:
     ) -> Response:
         state = self.state
         version = params.get("version")
-        if version is not None and version not in API_VERSIONS:
-            raise SalesforceError(
-                f"API version {version} is not supported by the sandbox ({', '.join(API_VERSIONS)})",
-                error_code="NOT_FOUND",
-                status=404,
-            )
+        if version is not None:
+            _check_version(version)
         self._inject(endpoint)
         auth = request.headers.get(session_header)
         if session_header != "authorization" and auth:
@@ -307,11 +303,7 @@ class SalesforceProtocol:
                 f"the Salesforce sandbox runs only query subrequests in a composite request, not {method} "
                 f"{parts.path}"
             )
-        version = match["version"]
-        if version not in API_VERSIONS:
-            raise SalesforceError(
-                f"API version {version} is not supported by the sandbox", error_code="NOT_FOUND", status=404
-            )
+        version = _check_version(match["version"])
         if match["locator"]:
             return self.state.query_more(match["locator"], version)
         text = dict(parse_qsl(parts.query)).get("q")
@@ -527,6 +519,16 @@ def _record_type(record: dict) -> str:
     if not rtype:
         raise SalesforceError("Each record needs attributes.type", error_code="INVALID_TYPE")
     return rtype
+
+
+def _check_version(version: str) -> str:
+    if version not in API_VERSIONS:
+        raise SalesforceError(
+            f"API version {version} is not supported by the sandbox ({', '.join(API_VERSIONS)})",
+            error_code="NOT_FOUND",
+            status=404,
+        )
+    return version
 
 
 _SUBQUERY = re.compile(
