@@ -439,4 +439,3 @@ def test_should_render_a_range_again_after_a_settings_change(org):
     assert all("見積" not in after[k] and "[非表示]" in after[k] for k in changed)
     assert f"'created': 0, 'updated': {len(changed)}" in done.stdout + done.stderr
     assert _writes(org) != writes_before
-

@@ -84,3 +84,38 @@ def test_should_not_use_the_deprecated_widget_api():
 
     assert "get_connection_form_widgets" not in LineWorksHook.__dict__
     assert "get_ui_field_behaviour" not in LineWorksHook.__dict__
+
+
+def test_should_import_our_modules_only_by_their_package_paths_when_airflow_loads_plugins(tmp_path):
+    """Airflow's plugin manager imports every plugins/ file it is not told to ignore under its bare file
+    name (``hooks/salesforce.py`` as ``salesforce``): a second copy of each class. ``plugins/.airflowignore``
+    keeps it to AirflowPlugin modules; a new package must be listed there too."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    plugins = Path(__file__).resolve().parents[2] / "plugins"
+    script = (
+        "import json, sys\n"
+        "from airflow import plugins_manager\n"
+        "plugins_manager.ensure_plugins_loaded()\n"
+        f"root = {str(plugins)!r}\n"
+        "print(json.dumps({'errors': plugins_manager.get_import_errors(), 'bare': sorted(\n"
+        "    name for name, m in list(sys.modules.items())\n"
+        "    if (getattr(m, '__file__', None) or '').startswith(root) and '.' not in name\n"
+        "    and not (getattr(m, '__file__', '') or '').endswith(f'/{name}/__init__.py'))}))\n"
+    )
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"errors": {}, "bare": []}
