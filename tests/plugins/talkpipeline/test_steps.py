@@ -231,3 +231,12 @@ def test_should_delete_the_parts_an_hour_no_longer_has(tenant, tmp_path, salesfo
     stored = {r["activity_key"] for r in run.archive.query_raw("SELECT activity_key FROM lw_activities")}
     assert f"{key}-p2" in parts()
     assert set(parts()) == {k for k in stored if k.startswith(key)}
+
+
+def test_should_refuse_a_rerender_range_that_ends_before_it_starts(tmp_path):
+    archive = Archive(f"sqlite:///{tmp_path / 'archive.db'}")
+    archive.create_schema()
+    run = Run(archive, load_settings(), "r1", "1")
+    with pytest.raises(ValueError, match="before it starts"):
+        mark_for_rerender(run, date(2026, 11, 21), date(2026, 11, 20))
+    assert archive.counts()["lw_pending_hours"] == 0
