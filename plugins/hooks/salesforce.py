@@ -371,7 +371,8 @@ class SalesforceActivityHook(SalesforceHook):
         whether a subrequest's url has the same limit is UNCONFIRMED, and the sandbox applies it.
 
         :raises SalesforceApiError: a subrequest failed (its status and ``errorCode``; e.g.
-            ``MALFORMED_QUERY``), or the Composite request itself did.
+            ``MALFORMED_QUERY``), or the Composite request itself did; :class:`SalesforceTransientError`
+            (retryable) when the subrequest's status is 5xx.
         """
         results: list[list[dict[str, Any]]] = [[] for _ in queries]
         resource = "queryAll" if include_deleted else "query"
@@ -390,10 +391,15 @@ class SalesforceActivityHook(SalesforceHook):
             answers = self.request("POST", "composite", json=body, endpoint="composite").json()
             for (i, _), answer in zip(sent, answers.get("compositeResponse", []), strict=True):
                 page = answer.get("body")
-                if answer.get("httpStatusCode") != 200 or not isinstance(page, dict):
-                    raise _error_of(
-                        answer.get("httpStatusCode"), page, "composite subrequest failed", "composite.query"
+                status = answer.get("httpStatusCode")
+                if status != 200 or not isinstance(page, dict):
+                    # a 5xx inside the answer is as transient as a 5xx answer: Airflow retries the task
+                    kind = (
+                        SalesforceTransientError
+                        if isinstance(status, int) and status >= 500
+                        else SalesforceApiError
                     )
+                    raise _error_of(status, page, "composite subrequest failed", "composite.query", kind)
                 results[i].extend(page.get("records", []))
                 if not page.get("done", True):
                     pending.append((i, page["nextRecordsUrl"]))

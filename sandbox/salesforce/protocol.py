@@ -267,7 +267,9 @@ class SalesforceProtocol:
         references = [s.get("referenceId") for s in subrequests]
         if not all(isinstance(r, str) and r for r in references) or len(set(references)) != len(references):
             raise JsonParserError("every subrequest needs a referenceId, unique within the request")
-        halt = bool(body.get("allOrNone", False))
+        halt = body.get("allOrNone", False)
+        if not isinstance(halt, bool):
+            raise JsonParserError("allOrNone must be true or false")
         answers: list[dict[str, Any]] = []
         failed = False
         for sub, reference in zip(subrequests, references, strict=True):

@@ -695,6 +695,12 @@ def test_should_halt_the_subrequests_after_a_failure_with_all_or_none(sf) -> Non
         {"compositeRequest": []},
         {"compositeRequest": [{"method": "GET", "url": "/x"}]},
         {"compositeRequest": "x"},
+        {
+            "allOrNone": "false",
+            "compositeRequest": [
+                {"method": "GET", "url": f"/services/data/v{VERSION}/limits", "referenceId": "a"}
+            ],
+        },
     ],
 )
 def test_should_refuse_a_malformed_composite_body(sf, body) -> None:
