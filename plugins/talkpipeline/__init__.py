@@ -207,7 +207,7 @@ def mark_for_rerender(run: Run, first_day: date, last_day: date) -> dict[str, in
         raise ValueError(f"the range ends ({last_day}) before it starts ({first_day})")
     bounds = {"first_hour": f"{first_day:%Y%m%d}00", "end_hour": f"{last_day + timedelta(days=1):%Y%m%d}00"}
     run.archive.execute_many("pending_hours_in_range", [bounds])
-    return {"pending_hours": run.archive.counts()["lw_pending_hours"]}
+    return {"pending_hours": _count(run, "SELECT COUNT(*) FROM lw_pending_hours")}
 
 
 # --- build ------------------------------------------------------------------------------------------------
