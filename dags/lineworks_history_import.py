@@ -62,12 +62,17 @@ def lineworks_history_import():
         from zoneinfo import ZoneInfo
 
         from airflow.sdk import ObjectStoragePath
+        from airflow.sdk.exceptions import AirflowFailException
 
         from hooks.lineworks import DOWNLOAD_MAX_WINDOW, LineWorksHook, split_windows
         from operators.talk_logs import make_run
-        from talkpipeline import archive_file
+        from talkpipeline import archive_file, history_request
 
         log = logging.getLogger("airflow.task")
+        try:
+            request = history_request(params or {})
+        except ValueError as exc:  # a wrong form fails at once: retrying cannot fix it
+            raise AirflowFailException(f"lineworks_history_import: {exc}") from None
         run = make_run(context)
         totals: Counter = Counter()
         quarantined: Counter = Counter()
@@ -76,26 +81,20 @@ def lineworks_history_import():
             totals.update(rows=result["rows"], new_messages=result["new_messages"])
             quarantined.update(result["quarantined"])
 
-        if params["mode"] == "rerender":
-            from datetime import date
-
+        if request.mode == "rerender":
             from talkpipeline import mark_for_rerender
 
-            marked = mark_for_rerender(
-                run, date.fromisoformat(params["start"]), date.fromisoformat(params["end"])
-            )
+            marked = mark_for_rerender(run, request.first_day, request.last_day)
             log.info(
                 "history import: %s – %s to render again with the current settings; %d hour(s) pending",
-                params["start"],
-                params["end"],
+                request.first_day,
+                request.last_day,
                 marked["pending_hours"],
             )
             return {"rows": 0, "new_messages": 0, "quarantined": {}, **marked}
         with tempfile.TemporaryDirectory() as scratch:
-            if params["mode"] == "file":
-                if not params["file"]:
-                    raise ValueError("mode 'file' needs the CSV path or URL in 'file'")
-                source = ObjectStoragePath(params["file"])
+            if request.mode == "file":
+                source = ObjectStoragePath(request.file)
                 local = f"{scratch}/import.csv"
                 with source.open("rb") as src, open(local, "wb") as out:
                     shutil.copyfileobj(src, out, 1 << 20)
@@ -103,8 +102,8 @@ def lineworks_history_import():
                 log.info("history import: file %s archived (%d rows)", source.name, totals["rows"])
             else:
                 tz = ZoneInfo(run.settings.timezone)
-                start = datetime.fromisoformat(params["start"]).replace(tzinfo=tz)
-                end = datetime.fromisoformat(params["end"]).replace(tzinfo=tz) + timedelta(days=1)
+                start = datetime.combine(request.first_day, datetime.min.time(), tzinfo=tz)
+                end = datetime.combine(request.last_day, datetime.min.time(), tzinfo=tz) + timedelta(days=1)
                 hook = LineWorksHook(run.settings.lineworks_conn_id)
                 windows = split_windows(start, end, DOWNLOAD_MAX_WINDOW)
                 for i, (lower, upper) in enumerate(windows, 1):

@@ -368,7 +368,9 @@ class SalesforceActivityHook(SalesforceHook):
         call toward the org's API limits. A query's further pages (``nextRecordsUrl``) are fetched as
         Query More subrequests of the following calls (a page's locator comes with the page before it).
         Keep each query's URL-encoded text under 16,384 bytes: the documented limit of a REST call's URI;
-        whether a subrequest's url has the same limit is UNCONFIRMED, and the sandbox applies it.
+        whether a subrequest's url has the same limit is UNCONFIRMED, and the sandbox applies it
+        (:func:`salesforce_model.soql.soql_in_chunks` cuts an IN list so that it holds).
+        Answers are matched to queries by their ``referenceId``.
 
         :raises SalesforceApiError: a subrequest failed (its status and ``errorCode``; e.g.
             ``MALFORMED_QUERY``), or the Composite request itself did; :class:`SalesforceTransientError`
@@ -388,8 +390,15 @@ class SalesforceActivityHook(SalesforceHook):
                     {"method": "GET", "url": url, "referenceId": f"q{i}"} for i, url in sent
                 ],
             }
-            answers = self.request("POST", "composite", json=body, endpoint="composite").json()
-            for (i, _), answer in zip(sent, answers.get("compositeResponse", []), strict=True):
+            answered = self.request("POST", "composite", json=body, endpoint="composite").json()
+            answers = answered.get("compositeResponse") or []
+            by_reference = {a.get("referenceId"): a for a in answers if isinstance(a, dict)}
+            for i, _ in sent:
+                answer = by_reference.get(f"q{i}")
+                if answer is None:
+                    raise SalesforceApiError(
+                        200, "MISSING_ANSWER", f"no answer for subrequest q{i}", endpoint="composite"
+                    )
                 page = answer.get("body")
                 status = answer.get("httpStatusCode")
                 if status != 200 or not isinstance(page, dict):

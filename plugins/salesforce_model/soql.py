@@ -16,10 +16,18 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Literal
+from urllib.parse import quote
+
+# The documented limit of a REST call's URI (Salesforce: "URI length" in the REST API limits), and room
+# for the path in front of a query (``/services/data/v66.0/queryAll/?q=``). A query sent in a GET url -
+# or, UNCONFIRMED whether the limit applies there, a Composite subrequest's url - must fit in it.
+REST_URI_MAX_BYTES = 16_384
+QUERY_PATH_MAX_BYTES = 64
+QUERY_URL_MAX_BYTES = REST_URI_MAX_BYTES - QUERY_PATH_MAX_BYTES
 
 _ESCAPES = {
     "\\": "\\\\",
@@ -109,3 +117,46 @@ def soql(template: str, **params: Any) -> str:
             raise ValueError(f"bad placeholder {{{name}}} in SOQL template")
         out.append(literal(params[name]))
     return "".join(out)
+
+
+def soql_in_chunks(
+    template: str,
+    name: str,
+    values: Sequence[Any],
+    /,
+    *,
+    max_values: int,
+    max_url_bytes: int = QUERY_URL_MAX_BYTES,
+    **params: Any,
+) -> Iterator[str]:
+    """``soql(template, name=chunk, **params)`` for consecutive chunks of ``values``, in order.
+
+    A chunk holds at most ``max_values`` values and as many as keep the query's URL-encoded text (what
+    a query url carries after ``?q=``) within ``max_url_bytes``, so long ids never push a query past the
+    URI limit however many fit by count.
+
+    :raises ValueError: one value alone makes the query too long.
+    """
+    if max_values < 1:
+        raise ValueError("max_values must be at least 1")
+    separator = len(quote(", ", safe=""))
+    chunk: list[Any] = []
+    used = 0
+    for value in values:
+        cost = len(quote(literal(value), safe=""))
+        if chunk and (len(chunk) == max_values or used + separator + cost > max_url_bytes):
+            yield soql(template, **params, **{name: chunk})
+            chunk = []
+        if not chunk:
+            # the query's text around the list, measured once per chunk with its first value
+            used = len(quote(soql(template, **params, **{name: [value]}), safe=""))
+            if used > max_url_bytes:
+                raise ValueError(
+                    f"a query with the single value {str(value)[:40]!r} is {used:,} bytes URL-encoded, "
+                    f"more than {max_url_bytes:,}"
+                )
+        else:
+            used += separator + cost
+        chunk.append(value)
+    if chunk:
+        yield soql(template, **params, **{name: chunk})

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline_settings import Settings
-from salesforce_model.soql import soql
+from salesforce_model.soql import soql_in_chunks
 from talkarchive import Archive
 from talklog.csvparse import ParseSettings, parse_message_csv
 from talklog.keys import hour_bucket
@@ -196,6 +196,45 @@ def resolve(run: Run) -> dict[str, Any]:
     return {"resolution": dict(totals), "issues": dict(issues)}
 
 
+HISTORY_MODES = ("range", "file", "rerender")
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    """What a ``lineworks_history_import`` trigger asks for: a date range (org-local days, both
+    included) for ``range`` and ``rerender``, a CSV path or URL for ``file``."""
+
+    mode: str
+    first_day: date | None = None
+    last_day: date | None = None
+    file: str = ""
+
+
+def history_request(params: dict[str, Any]) -> HistoryRequest:
+    """The trigger form's values, checked before anything runs.
+
+    :raises ValueError: naming the field - an unknown mode, a missing file, a date that is not
+        ``YYYY-MM-DD``, a range that ends before it starts.
+    """
+    mode = params.get("mode")
+    if mode not in HISTORY_MODES:
+        raise ValueError(f"mode: expected one of {', '.join(HISTORY_MODES)}, got {mode!r}")
+    if mode == "file":
+        file = str(params.get("file") or "").strip()
+        if not file:
+            raise ValueError("file: mode 'file' needs the CSV path or URL")
+        return HistoryRequest(mode, file=file)
+    days = {}
+    for name in ("start", "end"):
+        try:
+            days[name] = date.fromisoformat(str(params.get(name) or ""))
+        except ValueError:
+            raise ValueError(f"{name}: expected a date YYYY-MM-DD, got {params.get(name)!r}") from None
+    if days["end"] < days["start"]:
+        raise ValueError(f"end: the range ends ({days['end']}) before it starts ({days['start']})")
+    return HistoryRequest(mode, days["start"], days["end"])
+
+
 def mark_for_rerender(run: Run, first_day: date, last_day: date) -> dict[str, int]:
     """Make every linked (friend, hour) of the org's local dates ``first_day``–``last_day`` pending.
 
@@ -331,21 +370,23 @@ def fetch_links(run: Run, salesforce: SalesforceClient, contact_ids: list[str]) 
     """Salesforce's side of each friend: its 社外連絡先, the record it is linked to, and the rep's user.
 
     One :meth:`query_batch` (Composite: 5 queries per API call): the active users, then the
-    ExternalContact__c of ``link_query_ids`` friends per query.
+    ExternalContact__c of ``link_query_ids`` friends per query (fewer when their ids would make the
+    query's url longer than the REST URI limit).
     """
     members = {r["user_id"]: r for r in run.archive.query_raw("SELECT user_id, email FROM lw_members")}
     masters = {
         r["contact_id"]: r["master_user_id"]
         for r in run.archive.query_raw("SELECT contact_id, master_user_id FROM lw_friends")
     }
-    size = run.settings.link_query_ids
-    queries = ["SELECT Id, Email, LineWorksUserId__c FROM User WHERE IsActive = TRUE"] + [
-        soql(
+    queries = [
+        "SELECT Id, Email, LineWorksUserId__c FROM User WHERE IsActive = TRUE",
+        *soql_in_chunks(
             "SELECT Id, LineWorksContactId__c, Lead__c, Contact__c, Account__c, Account__r.PersonContactId, "
             "Account__r.IsPersonAccount FROM ExternalContact__c WHERE LineWorksContactId__c IN {ids}",
-            ids=contact_ids[start : start + size],
-        )
-        for start in range(0, len(contact_ids), size)
+            "ids",
+            contact_ids,
+            max_values=run.settings.link_query_ids,
+        ),
     ]
     users, *external_contacts = salesforce.query_batch(queries)
     by_lw_id = {u["LineWorksUserId__c"]: u["Id"] for u in users if u.get("LineWorksUserId__c")}

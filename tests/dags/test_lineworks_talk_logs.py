@@ -439,3 +439,27 @@ def test_should_render_a_range_again_after_a_settings_change(org):
     assert all("見積" not in after[k] and "[非表示]" in after[k] for k in changed)
     assert f"'created': 0, 'updated': {len(changed)}" in done.stdout + done.stderr
     assert _writes(org) != writes_before
+
+
+def test_should_fail_a_wrong_history_form_at_once_without_retries(org):
+    done = subprocess.run(
+        [
+            "airflow",
+            "dags",
+            "test",
+            "lineworks_history_import",
+            "2026-11-23T00:00:00+00:00",
+            "-c",
+            json.dumps({"mode": "range", "start": "2026-06-30", "end": "2026-06-01"}),
+        ],
+        env=org.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = done.stdout + done.stderr
+    assert "end: the range ends (2026-06-01) before it starts (2026-06-30)" in out, out[-4000:]
+    # failed on its first try (a ValueError would go up_for_retry: retries cannot fix a form)
+    assert "new_state=failed" in out and "up_for_retry" not in out
+    assert "state=failed" in out.split("DagRun Finished", 1)[1]
+    assert org.tasks() == []

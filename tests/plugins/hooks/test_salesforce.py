@@ -16,7 +16,7 @@ from hooks.exceptions import (
     SalesforceTransientError,
 )
 from hooks.salesforce import SalesforceActivityHook
-from salesforce_model.soql import Like, soql
+from salesforce_model.soql import Like, soql, soql_in_chunks
 
 JST = timezone(timedelta(hours=9))
 FAST = {"backoff_base": 0.01, "backoff_max": 0.05, "bulk_poll_interval": 0.01}
@@ -243,6 +243,26 @@ class TestQueries:
             hook.query_batch(["SELECT Id FROM User", "SELECT Nope__c FROM Task"])
         assert (caught.value.status, caught.value.error_code) == (400, "INVALID_FIELD")
         assert caught.value.endpoint == "composite.query"
+
+    def test_should_pass_the_uri_limit_with_ids_cut_by_length(self, hook):
+        template = "SELECT Id FROM ExternalContact__c WHERE LineWorksContactId__c IN {ids}"
+        ids = [f"{n:08d}-aaaa-bbbb-cccc-{n:012d}" for n in range(1_000)]
+        # as one query the IN list passes the URI limit, which the sandbox applies to subrequests
+        with pytest.raises(SalesforceApiError) as caught:
+            hook.query_batch([soql(template, ids=ids)])
+        assert caught.value.status == 414
+        queries = list(soql_in_chunks(template, "ids", ids, max_values=2_000))
+        assert len(queries) > 1
+        assert hook.query_batch(queries) == [[] for _ in queries]
+
+    def test_should_refuse_a_composite_answer_that_lacks_a_subrequest(self, hook, monkeypatch):
+        class Answer:
+            def json(self):
+                return {"compositeResponse": [{"referenceId": "q0", "httpStatusCode": 200, "body": {}}]}
+
+        monkeypatch.setattr(hook, "request", lambda *args, **kwargs: Answer())
+        with pytest.raises(SalesforceApiError, match="no answer for subrequest q1"):
+            hook.query_batch(["SELECT Id FROM User", "SELECT Id FROM Task"])
 
 
 class TestUpsertActivities:
