@@ -73,6 +73,7 @@ import numpy as np
 import pandas as pd
 
 from salesforce_model.activity import DESCRIPTION_MAX, SUBJECT_DEFAULT, TASK_KEY_MAX_LENGTH
+from talklog.keys import utc_iso_strings
 from talkrender.redact import REDACTED, compile_patterns
 
 MESSAGE_COLUMNS = (
@@ -175,6 +176,16 @@ class RenderResult:
         return [json.loads(payload) for payload in self.payloads.values()]
 
 
+class _Friend(NamedTuple):
+    """A friend's constant pieces of its records (see :func:`render_activities`)."""
+
+    base: str  # the activity key up to the hour: LW-<domain>-<contact>-
+    key_json: str  # the same, JSON-encoded, without its closing quote
+    before_subject: str  # ,"OwnerId":…,"Status":…
+    after_subject: str  # ,"WhatId":…,"WhoId":…}
+    label: str  # {friend} of the subject template
+
+
 class Part(NamedTuple):
     """One Description of a split hour; ``first``/``last`` index the lines with text in it."""
 
@@ -243,75 +254,87 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
     hours = {h: _hour_fields(h) for h in np.unique(hour_sorted[starts]).tolist()}
     template_fields = _template_fields(settings.subject_template)
     per_part_subject = "part" in template_fields
-    subject = settings.subject_template if not template_fields else ""
-    placements: dict[str, dict[str, str]] = {}
-    friend_labels: dict[str, str] = {}
-    for contact in (contacts[c] for c in np.unique(contact_sorted[starts]).tolist()):
-        link = link_rows[contact]
-        placements[contact] = placement_fields(link)
-        friend_labels[contact] = link.get(FRIEND_LABEL_COLUMN) or contact
+    enc = _json_string
+    domain = settings.domain_id
+    # Per friend, the record's constant pieces, pre-encoded: its key up to the hour, and what follows
+    # "MessageCount__c" in the canonical JSON (sorted keys: OwnerId, Status, Subject, WhatId, WhoId).
+    friends: dict[int, _Friend] = {}
+    for code in np.unique(contact_sorted[starts]).tolist():
+        contact = contacts[code]
+        placement = placement_fields(link_rows[contact])
+        base = f"LW-{domain}-{contact}-"
+        _check_key_length(f"{base}YYYYMMDDHH")
+        owner = f',"OwnerId":{enc(placement["OwnerId"])}' if "OwnerId" in placement else ""
+        who_what = "".join(
+            f',"{name}":{enc(placement[name])}' for name in ("WhatId", "WhoId") if name in placement
+        )
+        friends[code] = _Friend(
+            base=base,
+            key_json=enc(base)[:-1],
+            before_subject=f'{owner},"Status":{enc(settings.status)}',
+            after_subject=f"{who_what}}}",
+            label=link_rows[contact].get(FRIEND_LABEL_COLUMN) or contact,
+        )
+    fixed_subject = None if template_fields else f',"Subject":{enc(settings.subject_template)}'
+    channel_json: dict[str, str] = {}
 
     max_len = settings.max_description
     half = max_len // 2
-    status = settings.status
-    enc = _json_string
-    # The record's canonical JSON (record_hash) is assembled from these pieces, in sorted key order.
-    status_json = f',"Status":{enc(status)}'
-    subject_json = f',"Subject":{enc(subject)}'
-    owner_json = {
-        c: f',"OwnerId":{enc(p["OwnerId"])}' if "OwnerId" in p else "" for c, p in placements.items()
-    }
-    who_what_json = {
-        c: "".join(f',"{name}":{enc(p[name])}' for name in ("WhatId", "WhoId") if name in p)
-        for c, p in placements.items()
-    }
     sha256 = hashlib.sha256
-    domain = settings.domain_id
     hashes: dict[str, str] = {}
     payloads: dict[str, str] = {}
-    for a, b, start, stop, contact, h, channel, first, last in zip(
+    for a, b, start, stop, code, h, channel, first, last in zip(
         starts.tolist(),
         ends.tolist(),
         offsets[starts].tolist(),
         (offsets[ends] - 1).tolist(),
-        [contacts[c] for c in contact_sorted[starts].tolist()],
+        contact_sorted[starts].tolist(),
         hour_sorted[starts].tolist(),
         channels,
         first_iso,
         last_iso,
         strict=True,
     ):
+        friend = friends[code]
         key_hour, activity_date, subject_date, subject_hour = hours[h]
-        base = f"LW-{domain}-{contact}-{key_hour}"
+        chan = channel_json.get(channel)
+        if chan is None:
+            chan = channel_json[channel] = enc(channel)
         size = stop - start
         if size <= half or (size <= max_len and _u16(joined[start:stop]) <= max_len):
             parts: Sequence[tuple[str, int, str, str]] = ((joined[start:stop], b - a, first, last),)
         else:
             parts = _parts(lines_sorted[a:b], utc_sorted[a:b], max_len)
-        tail = f"{owner_json[contact]}{status_json}"
-        who_what = who_what_json[contact]
+        subject_json = fixed_subject
         for number, (description, count, part_first, part_last) in enumerate(parts, start=1):
-            if template_fields and (number == 1 or per_part_subject):
+            suffix = "" if number == 1 else f"-p{number}"
+            if suffix:
+                _check_key_length(f"{friend.base}{key_hour}{suffix}")
+            if subject_json is None or (per_part_subject and number > 1):
                 subject = _subject(
                     settings.subject_template,
                     template_fields,
                     date=subject_date,
                     hour=subject_hour,
-                    friend=friend_labels[contact],
+                    friend=friend.label,
                     part=number,
                 )
                 subject_json = f',"Subject":{enc(subject)}'
-            key = base if number == 1 else f"{base}-p{number}"
-            if len(key) > TASK_KEY_MAX_LENGTH:
-                raise ValueError(f"activity key {key!r} is longer than {TASK_KEY_MAX_LENGTH} characters")
             canonical = (
-                f'{{"ActivityDate":"{activity_date}","ActivityKey__c":{enc(key)},"Description":{enc(description)},'
-                f'"FirstMessageAt__c":"{part_first}","LastMessageAt__c":"{part_last}",'
-                f'"LineWorksChannelId__c":{enc(channel)},"MessageCount__c":{count}{tail}{subject_json}{who_what}}}'
+                f'{{"ActivityDate":"{activity_date}","ActivityKey__c":{friend.key_json}{key_hour}{suffix}",'
+                f'"Description":{enc(description)},"FirstMessageAt__c":"{part_first}",'
+                f'"LastMessageAt__c":"{part_last}","LineWorksChannelId__c":{chan},"MessageCount__c":{count}'
+                f"{friend.before_subject}{subject_json}{friend.after_subject}"
             )
+            key = f"{friend.base}{key_hour}{suffix}"
             hashes[key] = sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
             payloads[key] = canonical
     return RenderResult(payloads=payloads, hashes=hashes, unlinked=unlinked)
+
+
+def _check_key_length(key: str) -> None:
+    if len(key) > TASK_KEY_MAX_LENGTH:
+        raise ValueError(f"activity key {key!r} is longer than {TASK_KEY_MAX_LENGTH} characters")
 
 
 def activity_key(domain_id: str, contact_id: str, hour: str, part: int = 1) -> str:
@@ -645,8 +668,8 @@ def _strings(column: pd.Series, default: str) -> np.ndarray:
 
 
 def _iso(ns: np.ndarray) -> list[str]:
-    seconds = np.asarray(ns, dtype=np.int64).astype("datetime64[ns]").astype("datetime64[s]")
-    return [f"{s}Z" for s in np.datetime_as_string(seconds, unit="s").tolist()]
+    """``YYYY-MM-DDTHH:MM:SSZ`` of UTC nanoseconds (fractions dropped)."""
+    return utc_iso_strings(np.asarray(ns, dtype=np.int64) // 1_000_000_000)
 
 
 def _hour_fields(hour: int) -> tuple[str, str, str, str]:

@@ -205,3 +205,39 @@ def test_should_keep_every_description_within_the_limit_with_a_smaller_setting()
     assert all(len(r["Description"]) <= 500 for r in records)
     assert sum(r["MessageCount__c"] for r in records) == 60
     assert records[-1]["ActivityKey__c"] == f"{KEY}-p{len(records)}"
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{friend} {date} {hour}時 ({part})", ["f1 2025/05/30 09時 (1)", "f1 2025/05/30 09時 (2)"]),
+        ("{friend} {date} {hour}時", ["f1 2025/05/30 09時", "f1 2025/05/30 09時"]),
+        ("LINE WORKSログ", ["LINE WORKSログ", "LINE WORKSログ"]),
+    ],
+)
+def test_should_give_every_part_the_hour_s_subject_numbered_only_with_part(template, expected):
+    records = one_message("あ" * DESCRIPTION_MAX, subject_template=template)
+    assert [r["Subject"] for r in records] == expected
+
+
+def test_should_refuse_an_activity_key_longer_than_salesforce_takes():
+    long_id = "f" * 100
+    with pytest.raises(ValueError, match="longer than 100 characters"):
+        render_activities(
+            frame([msg("k1", "2025-05-30T00:05:00Z", contact=long_id)]),
+            registered(long_id),
+            RenderSettings(domain_id="10000001"),
+        )
+    # a key that fits only without its part suffix: the hour's second part is refused
+    fits = "f" * (100 - len("LW-10000001--2025053009"))
+    with pytest.raises(ValueError, match=r"-p2' is longer"):
+        render_activities(
+            frame([msg("k1", "2025-05-30T00:05:00Z", "あ" * DESCRIPTION_MAX, contact=fits)]),
+            registered(fits),
+            RenderSettings(domain_id="10000001"),
+        )
+    assert render_activities(
+        frame([msg("k1", "2025-05-30T00:05:00Z", contact=fits)]),
+        registered(fits),
+        RenderSettings(domain_id="10000001"),
+    ).payloads
