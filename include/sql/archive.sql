@@ -154,12 +154,13 @@ WHERE hour_bucket >= :first_hour AND hour_bucket < :end_hour
 ON CONFLICT (contact_id, hour_bucket) DO NOTHING;
 
 -- name: pending_messages
-SELECT f.contact_id, f.hour_bucket, m.message_key, m.channel_id, m.sent_at, m.sender_kind, m.sender_name,
-       m.sender_email, m.sender_raw, m.recipients_raw, m.body, m.content_kind
+-- grouped by (friend, hour) only: the renderer orders each hour's lines itself (no sort per hour here)
+SELECT f.contact_id, f.hour_bucket, m.message_key, m.channel_id, m.sent_at, m.sender_raw, m.recipients_raw,
+       m.body, m.content_kind
 FROM lw_pending_hours p
 JOIN lw_message_friends f ON f.contact_id = p.contact_id AND f.hour_bucket = p.hour_bucket
 JOIN lw_messages m ON m.message_key = f.message_key
-ORDER BY f.contact_id, f.hour_bucket, m.sent_at, m.message_key;
+ORDER BY f.contact_id, f.hour_bucket;
 
 -- name: pending_contacts
 SELECT DISTINCT contact_id FROM lw_pending_hours;

@@ -168,9 +168,10 @@ def resolve(run: Run) -> dict[str, Any]:
     for frame in run.archive.query_frames("messages_to_resolve", {"retry_since": _iso_one(retry_since)}):
         result = resolver.resolve(frame, run.hours)
         with run.archive.transaction() as conn:
-            # in key order: neighbouring updates touch neighbouring pages of the primary-key index
-            statuses = sorted(result.statuses, key=lambda status: status["message_key"])
-            run.archive.execute_many("set_resolution", statuses, conn)
+            # in the frame's (sent_at) order, which is the order rows were archived in: neighbouring updates
+            # touch neighbouring pages of the table and of its (resolution, sent_at) index (key order
+            # touched the table's pages at random: 16 s instead of 9 s for 1 M messages on SQLite)
+            run.archive.execute_many("set_resolution", result.statuses, conn)
             # only a message resolved before (a retry) can have issues to clear
             retried = frame.loc[frame["resolution"] != "new", "message_key"]
             run.archive.execute_many("clear_resolution_issue", ({"message_key": k} for k in retried), conn)
