@@ -139,6 +139,10 @@ def soql_in_chunks(
     """
     if max_values < 1:
         raise ValueError("max_values must be at least 1")
+    if template.count(f"{{{name}}}") != 1:
+        raise ValueError(
+            f"the template must hold {{{name}}} exactly once (the length is counted for one list)"
+        )
     separator = len(quote(", ", safe=""))
     chunk: list[Any] = []
     used = 0

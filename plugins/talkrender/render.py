@@ -263,7 +263,6 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
         contact = contacts[code]
         placement = placement_fields(link_rows[contact])
         base = f"LW-{domain}-{contact}-"
-        _check_key_length(f"{base}YYYYMMDDHH")
         owner = f',"OwnerId":{enc(placement["OwnerId"])}' if "OwnerId" in placement else ""
         who_what = "".join(
             f',"{name}":{enc(placement[name])}' for name in ("WhatId", "WhoId") if name in placement
@@ -308,8 +307,6 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
         subject_json = fixed_subject
         for number, (description, count, part_first, part_last) in enumerate(parts, start=1):
             suffix = "" if number == 1 else f"-p{number}"
-            if suffix:
-                _check_key_length(f"{friend.base}{key_hour}{suffix}")
             if subject_json is None or (per_part_subject and number > 1):
                 subject = _subject(
                     settings.subject_template,
@@ -327,14 +324,11 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
                 f"{friend.before_subject}{subject_json}{friend.after_subject}"
             )
             key = f"{friend.base}{key_hour}{suffix}"
+            if len(key) > TASK_KEY_MAX_LENGTH:
+                raise ValueError(f"activity key {key!r} is longer than {TASK_KEY_MAX_LENGTH} characters")
             hashes[key] = sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
             payloads[key] = canonical
     return RenderResult(payloads=payloads, hashes=hashes, unlinked=unlinked)
-
-
-def _check_key_length(key: str) -> None:
-    if len(key) > TASK_KEY_MAX_LENGTH:
-        raise ValueError(f"activity key {key!r} is longer than {TASK_KEY_MAX_LENGTH} characters")
 
 
 def activity_key(domain_id: str, contact_id: str, hour: str, part: int = 1) -> str:

@@ -50,3 +50,12 @@ def test_should_refuse_a_value_that_alone_is_too_long():
 
 def test_should_yield_nothing_for_no_values():
     assert list(soql_in_chunks(TEMPLATE, "ids", [], max_values=10, name="x")) == []
+
+
+def test_should_refuse_a_template_that_repeats_the_list():
+    with pytest.raises(ValueError, match="exactly once"):
+        list(
+            soql_in_chunks(
+                "SELECT Id FROM A__c WHERE X__c IN {ids} OR Y__c IN {ids}", "ids", ["a"], max_values=9
+            )
+        )

@@ -38,6 +38,9 @@ def test_should_accept_a_complete_form(params, expected):
         ({"start": "2026-06-01", "end": "2026-06-30"}, "mode"),
         ({"mode": "file", "file": "  "}, "file"),
         ({"mode": "range", "start": "2026/06/01", "end": "2026-06-30"}, "start"),
+        ({"mode": "range", "start": "20260601", "end": "2026-06-30"}, "start"),  # ISO, but not the form's
+        ({"mode": "range", "start": "2026-06-01", "end": "2026-W27-2"}, "end"),
+        ({"mode": "range", "start": "2026-02-30", "end": "2026-06-30"}, "start"),
         ({"mode": "rerender", "start": "2026-06-01", "end": ""}, "end"),
         ({"mode": "range", "start": "2026-06-30", "end": "2026-06-01"}, "end"),
     ],

@@ -222,7 +222,9 @@ def test_should_give_every_part_the_hour_s_subject_numbered_only_with_part(templ
 
 def test_should_refuse_an_activity_key_longer_than_salesforce_takes():
     long_id = "f" * 100
-    with pytest.raises(ValueError, match="longer than 100 characters"):
+    with pytest.raises(
+        ValueError, match=rf"'LW-10000001-{long_id}-2025053009' is longer than 100 characters"
+    ):
         render_activities(
             frame([msg("k1", "2025-05-30T00:05:00Z", contact=long_id)]),
             registered(long_id),
