@@ -80,6 +80,16 @@ class Org:
         assert "lineworks_talk_logs summary" in done.stdout + done.stderr
         return done
 
+    def import_history(self, form: dict, logical_date: str, **extra_env: str) -> subprocess.CompletedProcess:
+        """Trigger ``lineworks_history_import`` with the form's values; the caller checks the outcome."""
+        return subprocess.run(
+            ["airflow", "dags", "test", "lineworks_history_import", logical_date, "-c", json.dumps(form)],
+            env={**self.env, **extra_env},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
     def tasks(self) -> list[dict]:
         sf = self.salesforce.simple_salesforce()
         return sf.query_all(
@@ -202,38 +212,12 @@ def test_should_change_nothing_on_an_overlapping_backfill_or_history_import(org,
     before = snapshot(org)
     writes_before = _writes(org)
     org.run("2026-11-20T02:10:00+00:00")  # overlapping window, as a backfill run would re-read
-    history = subprocess.run(
-        [
-            "airflow",
-            "dags",
-            "test",
-            "lineworks_history_import",
-            "2026-11-21T00:00:00+00:00",
-            "-c",
-            json.dumps({"mode": "range", "start": "2026-11-20", "end": "2026-11-20"}),
-        ],
-        env=org.env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    history = org.import_history(
+        {"mode": "range", "start": "2026-11-20", "end": "2026-11-20"}, "2026-11-21T00:00:00+00:00"
     )
     assert history.returncode == 0, history.stdout[-6000:] + history.stderr[-3000:]
     staged = next((tmp_path / "staging" / "message-contents").glob("*.csv"))
-    from_file = subprocess.run(
-        [
-            "airflow",
-            "dags",
-            "test",
-            "lineworks_history_import",
-            "2026-11-22T00:00:00+00:00",
-            "-c",
-            json.dumps({"mode": "file", "file": str(staged)}),
-        ],
-        env=org.env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    from_file = org.import_history({"mode": "file", "file": str(staged)}, "2026-11-22T00:00:00+00:00")
     assert from_file.returncode == 0, from_file.stdout[-6000:] + from_file.stderr[-3000:]
     assert "'created': 0, 'updated': 0" in history.stdout + history.stderr
     assert snapshot(org) == before
@@ -415,20 +399,10 @@ def test_should_render_a_range_again_after_a_settings_change(org):
     before = {t["ActivityKey__c"]: t["Description"] for t in org.tasks()}
     writes_before = _writes(org)
     settings = json.dumps({"redact_patterns": ["見積"]})
-    done = subprocess.run(
-        [
-            "airflow",
-            "dags",
-            "test",
-            "lineworks_history_import",
-            "2026-11-23T00:00:00+00:00",
-            "-c",
-            json.dumps({"mode": "rerender", "start": "2026-11-20", "end": "2026-11-20"}),
-        ],
-        env={**org.env, "AIRFLOW_VAR_LINEWORKS_SALESFORCE_SETTINGS": settings},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = org.import_history(
+        {"mode": "rerender", "start": "2026-11-20", "end": "2026-11-20"},
+        "2026-11-23T00:00:00+00:00",
+        AIRFLOW_VAR_LINEWORKS_SALESFORCE_SETTINGS=settings,
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     after = {t["ActivityKey__c"]: t["Description"] for t in org.tasks()}
@@ -442,20 +416,8 @@ def test_should_render_a_range_again_after_a_settings_change(org):
 
 
 def test_should_fail_a_wrong_history_form_at_once_without_retries(org):
-    done = subprocess.run(
-        [
-            "airflow",
-            "dags",
-            "test",
-            "lineworks_history_import",
-            "2026-11-23T00:00:00+00:00",
-            "-c",
-            json.dumps({"mode": "range", "start": "2026-06-30", "end": "2026-06-01"}),
-        ],
-        env=org.env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = org.import_history(
+        {"mode": "range", "start": "2026-06-30", "end": "2026-06-01"}, "2026-11-23T00:00:00+00:00"
     )
     out = done.stdout + done.stderr
     assert "end: the range ends (2026-06-01) before it starts (2026-06-30)" in out, out[-4000:]
