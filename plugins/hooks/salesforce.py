@@ -49,6 +49,7 @@ from hooks.exceptions import (
 )
 from hooks.retries import CONNECTION_ERRORS, RetryableResponse, exponential_backoff, retrying
 from hooks.tls import make_session
+from salesforce_model.soql import query_path
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 COLLECTION_SIZE = 200  # sObject Collections: records per call
@@ -352,7 +353,7 @@ class SalesforceActivityHook(SalesforceHook):
 
         Build ``soql_text`` with :func:`salesforce_model.soql.soql` so user values are escaped.
         """
-        path = f"{'queryAll' if include_deleted else 'query'}/?q={quote(soql_text, safe='')}"
+        path = query_path(soql_text, include_deleted=include_deleted)
         while path:
             body = self.request("GET", path, endpoint="query").json()
             yield from body.get("records", [])
@@ -377,9 +378,8 @@ class SalesforceActivityHook(SalesforceHook):
             (retryable) when the subrequest's status is 5xx.
         """
         results: list[list[dict[str, Any]]] = [[] for _ in queries]
-        resource = "queryAll" if include_deleted else "query"
         pending = deque(
-            (i, f"/services/data/v{self.version}/{resource}/?q={quote(q, safe='')}")
+            (i, f"/services/data/v{self.version}/{query_path(q, include_deleted=include_deleted)}")
             for i, q in enumerate(queries)
         )
         while pending:

@@ -119,6 +119,16 @@ def soql(template: str, **params: Any) -> str:
     return "".join(out)
 
 
+def query_path(soql_text: str, *, include_deleted: bool = False) -> str:
+    """The REST path of a query below ``/services/data/vXX.X/``: ``query/?q=<URL-encoded SOQL>``
+    (``queryAll`` with ``include_deleted``). :func:`soql_in_chunks` measures the same encoding."""
+    return f"{'queryAll' if include_deleted else 'query'}/?q={_url_encoded(soql_text)}"
+
+
+def _url_encoded(text: str) -> str:
+    return quote(text, safe="")
+
+
 def soql_in_chunks(
     template: str,
     name: str,
@@ -143,17 +153,17 @@ def soql_in_chunks(
         raise ValueError(
             f"the template must hold {{{name}}} exactly once (the length is counted for one list)"
         )
-    separator = len(quote(", ", safe=""))
+    separator = len(_url_encoded(", "))
     chunk: list[Any] = []
     used = 0
     for value in values:
-        cost = len(quote(literal(value), safe=""))
+        cost = len(_url_encoded(literal(value)))
         if chunk and (len(chunk) == max_values or used + separator + cost > max_url_bytes):
             yield soql(template, **params, **{name: chunk})
             chunk = []
         if not chunk:
             # the query's text around the list, measured once per chunk with its first value
-            used = len(quote(soql(template, **params, **{name: [value]}), safe=""))
+            used = len(_url_encoded(soql(template, **params, **{name: [value]})))
             if used > max_url_bytes:
                 raise ValueError(
                     f"a query with the single value {str(value)[:40]!r} is {used:,} bytes URL-encoded, "
