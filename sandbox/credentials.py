@@ -90,8 +90,8 @@ class SalesforceSandboxCredentials:
         return {
             "Username": self.username,
             "Email": "integration@sandbox.example.com",
-            "FirstName": "LINE WORKS",
-            "LastName": "連携ユーザー",
+            "FirstName": "連携ユーザー",
+            "LastName": "LINE WORKS",  # Name "LINE WORKS 連携ユーザー" in a Japanese-locale org
             "IsActive": True,
         }
 

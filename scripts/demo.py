@@ -145,9 +145,10 @@ def main() -> int:
             who = (task.get("Who") or {}).get("Name") or "—"
             what = (task.get("What") or {}).get("Name") or "—"
             owner = (task.get("Owner") or {}).get("Name") or "—"
+            count = int(task["MessageCount__c"])
             print(
                 f"  {task['ActivityKey__c'][-24:]}  {task['Subject']}  {task['ActivityDate']}  "
-                f"{int(task['MessageCount__c'])} lines  owner {owner} · who {who} · what {what}"
+                f"{count} message{'' if count == 1 else 's'}  owner {owner} · who {who} · what {what}"
             )
             for line in task["Description"].splitlines()[:3]:
                 print(f"      {_cut(line, 90)}")

@@ -61,7 +61,13 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # Per-record transient failures: a share of saves fails with UNABLE_TO_LOCK_ROW, and/or the given
     # external-ID values fail their next N saves.
     "lock_rows": {"rate": 0.0, "seed": 0, "keys": {}},
+    # The org's default locale: it sets the order of the derived Name of a Lead, Contact, User or person
+    # Account ("LastName FirstName" for Japanese, Chinese, Korean and Hungarian, else "FirstName
+    # LastName"; UNCONFIRMED for the API's Name, see docs/sandbox.md).
+    "locale": "ja_JP",
 }
+# Locales whose names are written family name first (Salesforce Help, "Supported Locales").
+_FAMILY_NAME_FIRST = frozenset({"ja", "ko", "zh", "hu"})
 
 _ID_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
@@ -661,7 +667,7 @@ class SalesforceState:
                         ["Name"],
                     )
                 record["IsPersonAccount"] = True
-                record["Name"] = " ".join(p for p in (record.get("FirstName"), record["LastName"]) if p)
+                record["Name"] = self._full_name(record)
             else:
                 record["IsPersonAccount"] = False
                 if not record.get("Name"):
@@ -669,7 +675,15 @@ class SalesforceState:
                         "REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]", ["Name"]
                     )
         elif obj.name in ("Lead", "Contact", "User") and obj.field("Name") is not None:
-            record["Name"] = " ".join(p for p in (record.get("FirstName"), record.get("LastName")) if p)
+            record["Name"] = self._full_name(record)
+
+    def _full_name(self, record: dict) -> str:
+        """The derived Name: FirstName and LastName in the order of the org's locale."""
+        parts = (record.get("FirstName"), record.get("LastName"))
+        language = str(self.config["locale"]).replace("-", "_").split("_", 1)[0].lower()
+        if language in _FAMILY_NAME_FIRST:
+            parts = parts[::-1]
+        return " ".join(p for p in parts if p)
 
     def _after_write(self, obj: ObjectDef, record: dict, creating: bool, running_user: str | None) -> None:
         """A new person account gets its hidden Contact (``PersonContactId``)."""

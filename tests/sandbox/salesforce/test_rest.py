@@ -302,7 +302,7 @@ def test_should_create_get_update_and_delete_a_lead(sf) -> None:
     lead = sf.Lead.get(lead_id)
     assert lead["attributes"] == {"type": "Lead", "url": f"/services/data/v62.0/sobjects/Lead/{lead_id}"}
     assert (lead["Id"], lead["LastName"], lead["Company"]) == (lead_id, "山田", "Example KK")
-    assert lead["Name"] == "太郎 山田"
+    assert lead["Name"] == "山田 太郎"  # family name first: the org's locale is ja_JP by default
     assert lead["Status"] == "Open - Not Contacted"  # the picklist default
     assert sf.Lead.get(lead_id[:15])["Id"] == lead_id  # the 15-character form names the same record
 
@@ -313,6 +313,24 @@ def test_should_create_get_update_and_delete_a_lead(sf) -> None:
     with pytest.raises(SalesforceResourceNotFound) as caught:
         sf.Lead.get(lead_id)
     assert only_error(caught.value)["errorCode"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("locale", "name"),
+    [("ja_JP", "山田 Taro"), ("zh_CN", "山田 Taro"), ("en_US", "Taro 山田"), ("de", "Taro 山田")],
+)
+def test_should_order_the_derived_name_by_the_org_locale(sf, salesforce_sandbox, locale, name) -> None:
+    salesforce_sandbox.control.configure(locale=locale)
+    lead = sf.Lead.create({"FirstName": "Taro", "LastName": "山田", "Company": "Example KK"})["id"]
+    contact = sf.Contact.create({"FirstName": "Taro", "LastName": "山田"})["id"]
+    person = sf.Account.create({"FirstName": "Taro", "LastName": "山田"})["id"]
+    person_contact = sf.Account.get(person)["PersonContactId"]
+
+    names = [sf.Lead.get(lead)["Name"], sf.Contact.get(contact)["Name"], sf.Account.get(person)["Name"]]
+    assert names == [name] * 3
+    assert sf.Contact.get(person_contact)["Name"] == name
+    sf.Lead.update(lead, {"LastName": "佐藤"})
+    assert sf.Lead.get(lead)["Name"] == name.replace("山田", "佐藤")  # derived again on update
 
 
 def test_should_create_an_external_contact_linked_to_a_folder_and_crm_records(sf) -> None:
@@ -820,7 +838,7 @@ def test_should_create_a_person_account_with_its_person_contact(sf) -> None:
 
     account = sf.Account.get(account_id)
     assert account["IsPersonAccount"] is True
-    assert account["Name"] == "花子 鈴木"
+    assert account["Name"] == "鈴木 花子"
     contact = sf.Contact.get(account["PersonContactId"])
     assert_record_id(contact["Id"], "003")
     assert (contact["IsPersonAccount"], contact["AccountId"], contact["LastName"]) == (
