@@ -133,6 +133,36 @@ def snapshot(org: Org) -> list[tuple]:
     )
 
 
+def assert_logs_keep_secrets_and_talks_out(org: Org, *runs: subprocess.CompletedProcess) -> None:
+    """The runs' output (task logs at INFO, as ``airflow dags test`` prints them) holds no secret, no
+    access token and no message text (DEVELOPERS.md rule 5; the issue's "No message text in logs")."""
+    output = "".join(run.stdout + run.stderr for run in runs)
+    lw, sf = org.lineworks, org.salesforce
+    secrets = {
+        "LINE WORKS client secret": lw.creds.client_secret,
+        "LINE WORKS bot secret": lw.creds.bot_secret,
+        "Salesforce consumer secret": sf.creds.consumer_secret,
+    }
+    for name, pem in (
+        ("LINE WORKS private key", lw.creds.private_key),
+        ("Salesforce private key", sf.creds.private_key),
+    ):
+        body = [line for line in pem.splitlines() if line and not line.startswith("-----")]
+        secrets[name] = body[len(body) // 2]  # any line of the key's body
+    tokens = [t for (t,) in lw.state._db.execute("SELECT token FROM tokens")]
+    tokens += [t for (t,) in sf.state._db.execute("SELECT token FROM tokens")]
+    assert tokens, "the runs issued no token: nothing to look for"
+    secrets.update({f"access token #{i}": token for i, token in enumerate(tokens)})
+    leaked = sorted(name for name, value in secrets.items() if value and value in output)
+    assert not leaked, f"secrets in the task logs: {leaked}"
+    # Message texts long enough not to occur by chance (a short "了解" could be a word of a log line).
+    texts = {t.strip() for (t,) in lw.state._db.execute("SELECT text FROM messages") if t}
+    distinctive = [t for t in texts if len(t) >= 8]
+    assert len(distinctive) >= 20, "too few message texts to look for"
+    in_logs = [t for t in distinctive if t in output]
+    assert not in_logs, f"{len(in_logs)} message text(s) in the task logs, e.g. {in_logs[0][:20]!r}…"
+
+
 def register_all(org: Org) -> None:
     kinds = ["lead", "contact", "person", "none"]
     for i, friend in enumerate(org.friends):
@@ -145,7 +175,8 @@ def test_should_turn_the_demo_talks_into_one_task_per_friend_and_hour(org):
     org.register(registered[0::3], "lead")
     org.register(registered[1::3], "contact")
     org.register(registered[2::3], "none")
-    org.run()
+    done = org.run()
+    assert_logs_keep_secrets_and_talks_out(org, done)
 
     tasks = org.tasks()
     assert tasks, "no Task was created"
@@ -220,6 +251,7 @@ def test_should_change_nothing_on_an_overlapping_backfill_or_history_import(org,
     from_file = org.import_history({"mode": "file", "file": str(staged)}, "2026-11-22T00:00:00+00:00")
     assert from_file.returncode == 0, from_file.stdout[-6000:] + from_file.stderr[-3000:]
     assert "'created': 0, 'updated': 0" in history.stdout + history.stderr
+    assert_logs_keep_secrets_and_talks_out(org, history, from_file)
     assert snapshot(org) == before
     assert _writes(org) == writes_before  # zero upserts after the first run
 
@@ -244,7 +276,8 @@ def test_should_end_in_the_fault_free_state_despite_faults(
     salesforce_sandbox.control.fault("composite", "expire_session", count=1)  # the build's link queries
     for target, kind in [("collections", "reset"), ("composite", "503"), ("oauth.token", "500")]:
         salesforce_sandbox.control.fault(target, kind)
-    org.run()
+    done = org.run()
+    assert_logs_keep_secrets_and_talks_out(org, done)  # retried errors are logged too
     injected_lw = lineworks_sandbox.control.stats()["faults"]["injected"]
     injected_sf = salesforce_sandbox.control.stats()["faults"]["injected"]
     assert injected_lw.get("download_error") == 1 and injected_lw.get("expire_token") == 1
