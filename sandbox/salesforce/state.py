@@ -68,6 +68,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 # Locales whose names are written family name first (Salesforce Help, "Supported Locales").
 _FAMILY_NAME_FIRST = frozenset({"ja", "ko", "zh", "hu"})
+_LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]+)*$")
 
 _ID_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
@@ -148,6 +149,12 @@ class SalesforceState:
             self.bulk_jobs.clear()
 
     def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
+        if "locale" in changes and not (
+            isinstance(changes["locale"], str) and _LOCALE_RE.match(changes["locale"])
+        ):
+            raise SalesforceError(
+                f"locale: expected a locale such as ja_JP or en_US, got {changes['locale']!r}"
+            )
         try:
             merged = merge_config(DEFAULT_CONFIG, self.config, changes)
         except ValueError as exc:
@@ -674,6 +681,8 @@ class SalesforceState:
                     raise RecordError(
                         "REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]", ["Name"]
                     )
+        elif obj.name == "Account" and record.get("IsPersonAccount"):
+            record["Name"] = self._full_name(record)  # an update of a person account
         elif obj.name in ("Lead", "Contact", "User") and obj.field("Name") is not None:
             record["Name"] = self._full_name(record)
 
@@ -686,7 +695,23 @@ class SalesforceState:
         return " ".join(p for p in parts if p)
 
     def _after_write(self, obj: ObjectDef, record: dict, creating: bool, running_user: str | None) -> None:
-        """A new person account gets its hidden Contact (``PersonContactId``)."""
+        """A new person account gets its hidden Contact (``PersonContactId``); an update keeps its names."""
+        if obj.name == "Account" and not creating and record.get("PersonContactId"):
+            contact_id = record["PersonContactId"]
+            row = self._db.execute("SELECT data FROM records WHERE id = ?", (contact_id,)).fetchone()
+            if row is not None:
+                contact = json.loads(row[0])
+                contact.update(
+                    FirstName=record.get("FirstName"),
+                    LastName=record.get("LastName"),
+                    Name=record["Name"],
+                    Email=record.get("PersonEmail"),
+                )
+                self._forget(contact_id)
+                self._db.execute(
+                    "UPDATE records SET data = ? WHERE id = ?",
+                    (json.dumps(contact, ensure_ascii=False), contact_id),
+                )
         if obj.name == "Account" and creating and record.get("IsPersonAccount"):
             contact_obj = self.object("Contact")
             contact = {

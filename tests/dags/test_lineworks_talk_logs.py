@@ -149,17 +149,20 @@ def assert_logs_keep_secrets_and_talks_out(org: Org, *runs: subprocess.Completed
     ):
         body = [line for line in pem.splitlines() if line and not line.startswith("-----")]
         secrets[name] = body[len(body) // 2]  # any line of the key's body
-    tokens = [t for (t,) in lw.state._db.execute("SELECT token FROM tokens")]
-    tokens += [t for (t,) in sf.state._db.execute("SELECT token FROM tokens")]
-    assert tokens, "the runs issued no token: nothing to look for"
-    secrets.update({f"access token #{i}": token for i, token in enumerate(tokens)})
+    lw_tokens = [t for (t,) in lw.state._db.execute("SELECT token FROM tokens")]
+    sf_tokens = [t for (t,) in sf.state._db.execute("SELECT token FROM tokens")]
+    assert lw_tokens and sf_tokens, "a run issued no token: nothing to look for"
+    secrets.update({f"access token #{i}": token for i, token in enumerate(lw_tokens + sf_tokens)})
     leaked = sorted(name for name, value in secrets.items() if value and value in output)
     assert not leaked, f"secrets in the task logs: {leaked}"
-    # Message texts long enough not to occur by chance (a short "了解" could be a word of a log line).
-    texts = {t.strip() for (t,) in lw.state._db.execute("SELECT text FROM messages") if t}
-    distinctive = [t for t in texts if len(t) >= 8]
+    # Message texts, and each line of a multi-line one, as they are and JSON-escaped, long enough not to
+    # occur by chance (a short "了解" could be a word of a log line).
+    texts = [t for (t,) in lw.state._db.execute("SELECT text FROM messages") if t]
+    pieces = {piece.strip() for t in texts for piece in (t, *t.splitlines())}
+    distinctive = [p for p in pieces if len(p) >= 8]
     assert len(distinctive) >= 20, "too few message texts to look for"
-    in_logs = [t for t in distinctive if t in output]
+    forms = {form for p in distinctive for form in (p, json.dumps(p)[1:-1])}
+    in_logs = [p for p in forms if p in output]
     assert not in_logs, f"{len(in_logs)} message text(s) in the task logs, e.g. {in_logs[0][:20]!r}…"
 
 

@@ -317,7 +317,16 @@ def test_should_create_get_update_and_delete_a_lead(sf) -> None:
 
 @pytest.mark.parametrize(
     ("locale", "name"),
-    [("ja_JP", "山田 Taro"), ("zh_CN", "山田 Taro"), ("en_US", "Taro 山田"), ("de", "Taro 山田")],
+    [
+        ("ja_JP", "山田 Taro"),
+        ("ja-JP", "山田 Taro"),
+        ("ja", "山田 Taro"),
+        ("zh_TW", "山田 Taro"),
+        ("ko_KR", "山田 Taro"),
+        ("hu_HU", "山田 Taro"),
+        ("en_US", "Taro 山田"),
+        ("de", "Taro 山田"),
+    ],
 )
 def test_should_order_the_derived_name_by_the_org_locale(sf, salesforce_sandbox, locale, name) -> None:
     salesforce_sandbox.control.configure(locale=locale)
@@ -325,12 +334,43 @@ def test_should_order_the_derived_name_by_the_org_locale(sf, salesforce_sandbox,
     contact = sf.Contact.create({"FirstName": "Taro", "LastName": "山田"})["id"]
     person = sf.Account.create({"FirstName": "Taro", "LastName": "山田"})["id"]
     person_contact = sf.Account.get(person)["PersonContactId"]
+    user = salesforce_sandbox.control.seed(
+        {
+            "records": {
+                "User": [
+                    {
+                        "Username": "taro@example.com",
+                        "Email": "taro@example.com",
+                        "FirstName": "Taro",
+                        "LastName": "山田",
+                    }
+                ]
+            }
+        }
+    )
 
     names = [sf.Lead.get(lead)["Name"], sf.Contact.get(contact)["Name"], sf.Account.get(person)["Name"]]
     assert names == [name] * 3
     assert sf.Contact.get(person_contact)["Name"] == name
+    assert (
+        sf.query(f"SELECT Name FROM User WHERE Id = '{user['created']['User'][0]}'")["records"][0]["Name"]
+        == name
+    )
+    # Derived again on update; the person account's hidden Contact follows its account.
     sf.Lead.update(lead, {"LastName": "佐藤"})
-    assert sf.Lead.get(lead)["Name"] == name.replace("山田", "佐藤")  # derived again on update
+    sf.Account.update(person, {"LastName": "佐藤", "PersonEmail": "taro@example.com"})
+    renamed = name.replace("山田", "佐藤")
+    assert sf.Lead.get(lead)["Name"] == renamed
+    assert sf.Account.get(person)["Name"] == renamed
+    hidden = sf.Contact.get(person_contact)
+    assert (hidden["LastName"], hidden["Name"], hidden["Email"]) == ("佐藤", renamed, "taro@example.com")
+
+
+@pytest.mark.parametrize("locale", [None, "", "日本", "ja JP", 1])
+def test_should_refuse_a_locale_that_is_not_one(salesforce_sandbox, locale) -> None:
+    with pytest.raises(RuntimeError, match="HTTP 400.*locale"):
+        salesforce_sandbox.control.configure(locale=locale)
+    assert salesforce_sandbox.control.configure()["locale"] == "ja_JP"
 
 
 def test_should_create_an_external_contact_linked_to_a_folder_and_crm_records(sf) -> None:
