@@ -533,9 +533,10 @@ def _check_version(version: str) -> str:
     return version
 
 
-_SUBQUERY = re.compile(
-    r"^/services/data/v(?P<version>\d+\.\d)/(?P<kind>query|queryAll)/?(?P<locator>01g[0-9a-f]+-\d+)?/?$"
-)
+# Path pieces shared with the URL table (sandbox.salesforce.routes).
+API_PATH = r"/services/data/v(?P<version>\d+\.\d)"
+QUERY_LOCATOR = r"(?P<locator>01g[0-9a-f]+-\d+)"
+_SUBQUERY = re.compile(rf"^{API_PATH}/(?P<kind>query|queryAll)/?{QUERY_LOCATOR}?/?$")
 
 
 async def _reset(request: Request) -> Response:

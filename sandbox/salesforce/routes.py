@@ -13,13 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from sandbox.salesforce import bulk, control
-from sandbox.salesforce.protocol import SalesforceProtocol
+from sandbox.salesforce.protocol import API_PATH, QUERY_LOCATOR, SalesforceProtocol
 from sandbox.salesforce.state import SalesforceState
 
-V = r"/services/data/v(?P<version>\d+\.\d)"
+V = API_PATH
 OBJ = r"(?P<sobject>[A-Za-z][A-Za-z0-9_]*)"
 RECORD_ID = r"(?P<id>[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?)"
-LOCATOR = r"(?P<locator>01g[0-9a-f]+-\d+)"
+LOCATOR = QUERY_LOCATOR
 
 # (method, pattern, endpoint name, handler name). The endpoint name is what the API-call counter
 # and the fault plan use ("collections.upsert", "query", "bulk2.upload", ...).

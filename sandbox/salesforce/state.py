@@ -689,7 +689,7 @@ class SalesforceState:
     def _full_name(self, record: dict) -> str:
         """The derived Name: FirstName and LastName in the order of the org's locale."""
         parts = (record.get("FirstName"), record.get("LastName"))
-        language = str(self.config["locale"]).replace("-", "_").split("_", 1)[0].lower()
+        language = self.config["locale"].replace("-", "_").split("_", 1)[0].lower()
         if language in _FAMILY_NAME_FIRST:
             parts = parts[::-1]
         return " ".join(p for p in parts if p)
