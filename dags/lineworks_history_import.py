@@ -1,8 +1,13 @@
 """Import LINE WORKS talk history into Salesforce (``lineworks_history_import``), triggered by hand.
 
 Choose in the trigger form either a **date range** (downloaded from the Monitoring API in windows of
-at most 31 days, one at a time, as the API requires) or a **CSV file** exported from the LINE WORKS
-admin console (a path or an object-storage URL the workers can read). Both go through the same
+at most 31 days, one at a time, as the API requires; at most ``import_max_days`` days, default 400) or
+a **CSV file** exported from the LINE WORKS admin console, by its *name* inside the import location an
+admin configured (setting ``import_location``: a local folder or an object-storage prefix, default
+``$AIRFLOW_HOME/imports``; only regular files of at most ``import_max_bytes``; file mode can be switched
+off with ``file_import_enabled: false``). Every archived line records its source (download window, or
+file name + SHA-256 + the triggering user and run); ``lineworks-salesforce archive forget --source
+<sha256>`` removes an imported file's lines again. Both go through the same
 archive → resolve → build → load steps as ``lineworks_talk_logs``, with the same keys, so an import
 that overlaps scheduled runs duplicates nothing. Progress is logged per window.
 
@@ -20,6 +25,11 @@ import os
 from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import Param, dag, task
+
+from pipeline_settings import file_task_timeouts
+
+# every task's execution_timeout: task_timeout_minutes of include/config/settings.yaml (read at parse time)
+TIMEOUTS = file_task_timeouts()
 
 # Same pool as lineworks_talk_logs, so an import and the schedule never load Salesforce at once.
 SALESFORCE_POOL = os.environ.get("LINEWORKS_SALESFORCE_POOL", "default_pool")
@@ -47,85 +57,29 @@ SALESFORCE_POOL = os.environ.get("LINEWORKS_SALESFORCE_POOL", "default_pool")
         "end": Param(
             "2026-06-30", type="string", format="date", title="終了日 (JST, この日を含む) / End date"
         ),
-        "file": Param("", type="string", title="CSV ファイル (file の場合) / CSV path or URL"),
+        "file": Param(
+            "",
+            type="string",
+            maxLength=1024,
+            title="CSV ファイル名 (file の場合) / CSV file name",
+            description=(
+                "取り込み場所（設定 import_location、既定 $AIRFLOW_HOME/imports）にあるファイルの名前 / "
+                "the name of a file inside the import location (setting import_location, default "
+                "$AIRFLOW_HOME/imports); no paths outside it, no URLs"
+            ),
+        ),
     },
     doc_md=__doc__,
 )
 def lineworks_history_import():
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, execution_timeout=TIMEOUTS["import_history"])
     def import_history(params: dict | None = None, **context) -> dict:
-        """Archive the chosen range (window by window) or the uploaded CSV."""
-        import logging
-        import shutil
-        import tempfile
-        from collections import Counter
-        from zoneinfo import ZoneInfo
+        """Archive the chosen range (window by window) or the file from the import location."""
+        from operators.talk_logs import import_history as import_step
 
-        from airflow.sdk import ObjectStoragePath
-        from airflow.sdk.exceptions import AirflowFailException
+        return import_step(params, context)
 
-        from hooks.lineworks import DOWNLOAD_MAX_WINDOW, LineWorksHook, split_windows
-        from operators.talk_logs import make_run
-        from talkpipeline import archive_file, history_request
-
-        log = logging.getLogger("airflow.task")
-        try:
-            request = history_request(params or {})
-        except ValueError as exc:  # a wrong form fails at once: retrying cannot fix it
-            raise AirflowFailException(f"lineworks_history_import: {exc}") from None
-        run = make_run(context)
-        totals: Counter = Counter()
-        quarantined: Counter = Counter()
-
-        def add(result: dict) -> None:
-            totals.update(rows=result["rows"], new_messages=result["new_messages"])
-            quarantined.update(result["quarantined"])
-
-        if request.mode == "rerender":
-            from talkpipeline import mark_for_rerender
-
-            marked = mark_for_rerender(run, request.first_day, request.last_day)
-            log.info(
-                "history import: %s – %s to render again with the current settings; %d hour(s) pending",
-                request.first_day,
-                request.last_day,
-                marked["pending_hours"],
-            )
-            return {"rows": 0, "new_messages": 0, "quarantined": {}, **marked}
-        with tempfile.TemporaryDirectory() as scratch:
-            if request.mode == "file":
-                source = ObjectStoragePath(request.file)
-                local = f"{scratch}/import.csv"
-                with source.open("rb") as src, open(local, "wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
-                add(archive_file(run, local, source=source.name))
-                log.info("history import: file %s archived (%d rows)", source.name, totals["rows"])
-            else:
-                tz = ZoneInfo(run.settings.timezone)
-                start = datetime.combine(request.first_day, datetime.min.time(), tzinfo=tz)
-                end = datetime.combine(request.last_day, datetime.min.time(), tzinfo=tz) + timedelta(days=1)
-                hook = LineWorksHook(run.settings.lineworks_conn_id)
-                windows = split_windows(start, end, DOWNLOAD_MAX_WINDOW)
-                for i, (lower, upper) in enumerate(windows, 1):
-                    path = f"{scratch}/window-{i}.csv"
-                    hook.download_message_contents(lower, upper, path, language=run.settings.csv_language)
-                    add(archive_file(run, path, source=f"history-{lower:%Y%m%d}-{upper:%Y%m%d}.csv"))
-                    log.info(
-                        "history import: window %d/%d (%s – %s) archived; %d rows, %d new so far",
-                        i,
-                        len(windows),
-                        lower.date(),
-                        upper.date(),
-                        totals["rows"],
-                        totals["new_messages"],
-                    )
-        return {
-            "rows": totals["rows"],
-            "new_messages": totals["new_messages"],
-            "quarantined": dict(quarantined),
-        }
-
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, execution_timeout=TIMEOUTS["resolve"])
     def resolve(archived: dict, **context) -> dict:
         from hooks.lineworks import LineWorksHook
         from operators.talk_logs import make_run
@@ -135,7 +89,7 @@ def lineworks_history_import():
         run = make_run(context)
         return {**refresh_directory(run, LineWorksHook(run.settings.lineworks_conn_id)), **resolve_step(run)}
 
-    @task(multiple_outputs=False, pool=SALESFORCE_POOL)
+    @task(multiple_outputs=False, pool=SALESFORCE_POOL, execution_timeout=TIMEOUTS["build"])
     def build(resolved: dict, **context) -> dict:
         from hooks.salesforce import SalesforceActivityHook
         from operators.talk_logs import make_run
@@ -144,7 +98,7 @@ def lineworks_history_import():
         run = make_run(context)
         return build_step(run, SalesforceActivityHook(run.settings.salesforce_conn_id))
 
-    @task(multiple_outputs=False, pool=SALESFORCE_POOL)
+    @task(multiple_outputs=False, pool=SALESFORCE_POOL, execution_timeout=TIMEOUTS["load"])
     def load(built: dict, archived: dict, **context) -> dict:
         import logging
 

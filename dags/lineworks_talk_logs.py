@@ -21,6 +21,11 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
+from pipeline_settings import file_task_timeouts
+
+# every task's execution_timeout: task_timeout_minutes of include/config/settings.yaml (read at parse time)
+TIMEOUTS = file_task_timeouts()
+
 CRON = os.environ.get("LINEWORKS_TALK_LOGS_CRON", "*/10 * * * *")
 STAGING_URL = os.environ.get(
     "LINEWORKS_STAGING_URL",
@@ -45,8 +50,8 @@ SALESFORCE_POOL = os.environ.get("LINEWORKS_SALESFORCE_POOL", "default_pool")
     doc_md=__doc__,
 )
 def lineworks_talk_logs():
-    @task(multiple_outputs=False)
-    def extract(data_interval_end: datetime | None = None) -> str:
+    @task(multiple_outputs=False, execution_timeout=TIMEOUTS["extract"])
+    def extract(data_interval_end: datetime | None = None) -> dict:
         """Download the message contents of the look-back window ending at the interval's end."""
         import shutil
         import tempfile
@@ -68,28 +73,16 @@ def lineworks_talk_logs():
             )
             with open(result.path, "rb") as src, dest.open("wb") as out:
                 shutil.copyfileobj(src, out, 1 << 20)
-        return str(dest)
+        return {"staged": str(dest), "window": [start.isoformat(), data_interval_end.isoformat()]}
 
-    @task(multiple_outputs=False)
-    def archive(staged: str, **context) -> dict:
+    @task(multiple_outputs=False, execution_timeout=TIMEOUTS["archive"])
+    def archive(staged: dict, **context) -> dict:
         """Parse the staged CSV into the archive (dedupe on message keys, quarantine bad rows)."""
-        import shutil
-        import tempfile
+        from operators.talk_logs import archive_staged
 
-        from airflow.sdk import ObjectStoragePath
+        return archive_staged(staged, context)
 
-        from operators.talk_logs import make_run
-        from talkpipeline import archive_file
-
-        run = make_run(context)
-        path = ObjectStoragePath(staged)
-        with tempfile.NamedTemporaryFile(suffix=".csv") as local:
-            with path.open("rb") as src:
-                shutil.copyfileobj(src, local, 1 << 20)  # a local copy: the parser streams from a file
-            local.flush()
-            return archive_file(run, local.name, source=path.name)
-
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, execution_timeout=TIMEOUTS["resolve"])
     def resolve(archived: dict, **context) -> dict:
         """Members and LINE friends from LINE WORKS; who each new message is with."""
         from hooks.lineworks import LineWorksHook
@@ -101,7 +94,7 @@ def lineworks_talk_logs():
         directory = refresh_directory(run, LineWorksHook(run.settings.lineworks_conn_id))
         return {**directory, **resolve_step(run)}
 
-    @task(multiple_outputs=False, pool=SALESFORCE_POOL)
+    @task(multiple_outputs=False, pool=SALESFORCE_POOL, execution_timeout=TIMEOUTS["build"])
     def build(resolved: dict, **context) -> dict:
         """Render each pending (friend, hour) as one Task; only changed ones go to the outbox."""
         from hooks.salesforce import SalesforceActivityHook
@@ -111,7 +104,7 @@ def lineworks_talk_logs():
         run = make_run(context)
         return build_step(run, SalesforceActivityHook(run.settings.salesforce_conn_id))
 
-    @task(multiple_outputs=False, pool=SALESFORCE_POOL)
+    @task(multiple_outputs=False, pool=SALESFORCE_POOL, execution_timeout=TIMEOUTS["load"])
     def load(built: dict, **context) -> dict:
         """Upsert the outbox to Salesforce (Collections or one Bulk 2.0 job); store results."""
         from hooks.salesforce import SalesforceActivityHook
@@ -121,12 +114,13 @@ def lineworks_talk_logs():
         run = make_run(context)
         return load_step(run, SalesforceActivityHook(run.settings.salesforce_conn_id))
 
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, execution_timeout=TIMEOUTS["summary"])
     def summary(archived: dict, resolved: dict, built: dict, loaded: dict) -> dict:
         """One line per run, no message text: what came in, what was quarantined, what Salesforce got."""
         import logging
 
         result = {
+            "source": archived.get("source"),
             "rows_downloaded": archived["rows"],
             "new_messages": archived["new_messages"],
             "quarantined": archived["quarantined"],

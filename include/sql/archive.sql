@@ -16,13 +16,30 @@ CREATE TABLE IF NOT EXISTS lw_messages (
     recipients_raw TEXT NOT NULL,
     body           TEXT NOT NULL,
     content_kind   TEXT NOT NULL,
-    source         TEXT NOT NULL,             -- the staged file it came from
+    source         TEXT NOT NULL,             -- lw_sources.source_id it came from (a Monitoring source wins)
     run_id         TEXT NOT NULL,             -- the run that first archived it
     resolution     TEXT NOT NULL DEFAULT 'new' -- new | resolved | internal | bot | unresolved
 );
 CREATE INDEX IF NOT EXISTS lw_messages_resolution ON lw_messages (resolution, sent_at);
+CREATE TABLE IF NOT EXISTS lw_sources (           -- provenance: every download window and imported file
+    source_id    TEXT PRIMARY KEY,                -- monitoring:<from>-<to> (UTC) | file:<sha256>
+    kind         TEXT NOT NULL,                   -- monitoring | file
+    name         TEXT NOT NULL,                   -- the staged file's name / the imported file's name
+    sha256       TEXT NOT NULL,                   -- of the file as archived
+    window_start TEXT,                            -- monitoring: the download window (ISO UTC)
+    window_end   TEXT,
+    triggered_by TEXT,                            -- file: the user who triggered the import
+    run_id       TEXT NOT NULL,                   -- the run that first archived it
+    archived_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lw_message_sources (   -- which file imports delivered which messages
+    source_id   TEXT NOT NULL,
+    message_key TEXT NOT NULL,
+    PRIMARY KEY (source_id, message_key)
+);
+CREATE INDEX IF NOT EXISTS lw_message_sources_key ON lw_message_sources (message_key);
 CREATE TABLE IF NOT EXISTS lw_quarantine (
-    source     TEXT NOT NULL,
+    source     TEXT NOT NULL,                     -- lw_sources.source_id
     row_number INTEGER NOT NULL,
     reason     TEXT NOT NULL,
     raw        TEXT NOT NULL,
@@ -93,7 +110,85 @@ INSERT INTO lw_messages (message_key, domain_id, channel_id, sent_at, sender_raw
                          sender_email, recipients_raw, body, content_kind, source, run_id)
 VALUES (:message_key, :domain_id, :channel_id, :sent_at, :sender_raw, :sender_kind, :sender_name,
         :sender_email, :recipients_raw, :body, :content_kind, :source, :run_id)
-ON CONFLICT (message_key) DO NOTHING;
+-- a message first seen in an imported file and then in a Monitoring download is the download's: forgetting
+-- the file later keeps it
+ON CONFLICT (message_key) DO UPDATE SET source = excluded.source
+WHERE lw_messages.source LIKE 'file:%' AND excluded.source LIKE 'monitoring:%';
+
+-- name: upsert_source
+INSERT INTO lw_sources (source_id, kind, name, sha256, window_start, window_end, triggered_by, run_id, archived_at)
+VALUES (:source_id, :kind, :name, :sha256, :window_start, :window_end, :triggered_by, :run_id, :archived_at)
+ON CONFLICT (source_id) DO NOTHING;
+
+-- name: insert_message_source
+INSERT INTO lw_message_sources (source_id, message_key) VALUES (:source_id, :message_key)
+ON CONFLICT (source_id, message_key) DO NOTHING;
+
+-- name: list_sources
+SELECT s.source_id, s.kind, s.name, s.sha256, s.window_start, s.window_end, s.triggered_by, s.run_id,
+       s.archived_at,
+       (SELECT COUNT(*) FROM lw_messages m WHERE m.source = s.source_id) AS messages,
+       (SELECT COUNT(*) FROM lw_message_sources ms WHERE ms.source_id = s.source_id) AS file_lines,
+       (SELECT COUNT(*) FROM lw_quarantine q WHERE q.source = s.source_id) AS quarantined
+FROM lw_sources s
+WHERE (:kind IS NULL OR s.kind = :kind)
+ORDER BY s.archived_at, s.source_id;
+
+-- name: source_lines
+-- the messages a file import delivered, whether it was their first source (own) or not
+SELECT m.message_key, m.sent_at, m.channel_id, m.sender_kind, m.sender_name, m.content_kind, m.body,
+       m.source = ms.source_id AS own
+FROM lw_message_sources ms JOIN lw_messages m ON m.message_key = ms.message_key
+WHERE ms.source_id = :source_id
+ORDER BY m.sent_at, m.message_key;
+
+-- name: forget_hours
+-- the (friend, hour)s a file import's own messages are in: rendered again once the messages are gone
+SELECT DISTINCT f.contact_id, f.hour_bucket
+FROM lw_message_friends f JOIN lw_messages m ON m.message_key = f.message_key
+WHERE m.source = :source_id;
+
+-- name: forget_reassign
+-- a message another imported file also delivered stays, as that file's
+UPDATE lw_messages SET source = (
+    SELECT MIN(ms.source_id) FROM lw_message_sources ms
+    WHERE ms.message_key = lw_messages.message_key AND ms.source_id <> :source_id)
+WHERE source = :source_id
+  AND EXISTS (SELECT 1 FROM lw_message_sources ms
+              WHERE ms.message_key = lw_messages.message_key AND ms.source_id <> :source_id);
+
+-- name: source_counts
+SELECT (SELECT COUNT(*) FROM lw_messages WHERE source = :source_id) AS messages,
+       (SELECT COUNT(*) FROM lw_quarantine WHERE source = :source_id) AS quarantined;
+
+-- name: forget_message_friends
+DELETE FROM lw_message_friends
+WHERE message_key IN (SELECT message_key FROM lw_messages WHERE source = :source_id);
+
+-- name: forget_resolution_issues
+DELETE FROM lw_resolution_issues
+WHERE message_key IN (SELECT message_key FROM lw_messages WHERE source = :source_id);
+
+-- name: forget_messages
+DELETE FROM lw_messages WHERE source = :source_id;
+
+-- name: forget_message_sources
+DELETE FROM lw_message_sources WHERE source_id = :source_id;
+
+-- name: forget_quarantine
+DELETE FROM lw_quarantine WHERE source = :source_id;
+
+-- name: forget_source
+DELETE FROM lw_sources WHERE source_id = :source_id;
+
+-- name: hour_message_count
+SELECT COUNT(*) AS n FROM lw_message_friends WHERE contact_id = :contact_id AND hour_bucket = :hour_bucket;
+
+-- name: hour_activities
+SELECT activity_key FROM lw_activities WHERE contact_id = :contact_id AND hour_bucket = :hour_bucket;
+
+-- name: delete_outbox_hour
+DELETE FROM lw_outbox WHERE contact_id = :contact_id AND hour_bucket = :hour_bucket;
 
 -- name: insert_quarantine
 INSERT INTO lw_quarantine (source, row_number, reason, raw, detail, run_id)

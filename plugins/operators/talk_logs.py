@@ -2,27 +2,56 @@
 
 The steps themselves live in :mod:`talkpipeline` (no Airflow in them); this module only finds the
 connections (``lineworks_default``, ``salesforce_default``, ``lineworks_archive``), the settings
-(``include/config/settings.yaml`` + the Variable ``lineworks_salesforce_settings``) and the run id.
+(``include/config/settings.yaml`` + the Variable ``lineworks_salesforce_settings``), the run id, and the
+file a history import may read.
+
+**Deterministic errors fail fast.** A wrong setting, a wrong trigger form, a file that may not be
+imported or whose content cannot be parsed fails the task at once (:class:`AirflowFailException`,
+one line naming the field or setting): retrying cannot fix them. Only transport errors (the hooks'
+``*TransientError``) are retried by Airflow.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+def airflow_home() -> str:
+    return os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow"))
+
+
+@contextmanager
+def fail_fast(what: str) -> Iterator[None]:
+    """Turn the deterministic errors of our own code (``ValueError`` and its kinds: settings, forms,
+    file content) into :class:`AirflowFailException`, so Airflow does not retry them."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        yield
+    except AirflowFailException:
+        raise
+    except ValueError as exc:  # SettingsError, HistoryFormError, ImportRefused, csvparse errors...
+        raise AirflowFailException(f"{what}: {exc}") from None
 
 
 def settings():
     """Pipeline settings: YAML defaults overridden by the Variable (JSON), validated."""
     from airflow.sdk import Variable
 
-    from pipeline_settings import VARIABLE_NAME, load_settings
+    from pipeline_settings import VARIABLE_NAME, settings_from_variable
 
     raw = Variable.get(VARIABLE_NAME, default=None)
-    return load_settings(json.loads(raw) if raw else None)
+    with fail_fast("settings"):
+        return settings_from_variable(raw)
 
 
 def archive_for(conn_id: str):
@@ -34,11 +63,10 @@ def archive_for(conn_id: str):
 
     try:
         conn = BaseHook.get_connection(conn_id)
-        url = archive_url(conn.conn_type, conn.host, conn.login, conn.password, conn.port, conn.schema)
+        with fail_fast(f"connection {conn_id}"):
+            url = archive_url(conn.conn_type, conn.host, conn.login, conn.password, conn.port, conn.schema)
     except AirflowNotFoundException:
-        path = os.path.join(
-            os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), "lineworks_archive.db"
-        )
+        path = os.path.join(airflow_home(), "lineworks_archive.db")
         log.info("Connection %r is not defined; using the SQLite archive %s", conn_id, path)
         url = f"sqlite:///{path}"
     archive = Archive(url)
@@ -49,18 +77,178 @@ def archive_for(conn_id: str):
 def make_run(context: dict[str, Any]):
     """The pipeline ``Run`` of this task: archive, settings, run id and the LINE WORKS domain id."""
     from hooks.lineworks import LineWorksHook
+    from pipeline_settings import validate_domain_id
     from talkpipeline import Run
 
     cfg = settings()
-    domain = cfg.domain_id or LineWorksHook(cfg.lineworks_conn_id).settings.domain_id or ""
-    if not domain:
-        raise ValueError(
-            "set the LINE WORKS Domain ID on the connection or the setting domain_id: "
-            "activity keys include it"
+    with fail_fast("domain id"):
+        domain = cfg.domain_id or validate_domain_id(
+            LineWorksHook(cfg.lineworks_conn_id).settings.domain_id or "",
+            field=f"the Domain ID of connection {cfg.lineworks_conn_id}",
         )
+        if not domain:
+            raise ValueError(
+                "set the LINE WORKS Domain ID on the connection or the setting domain_id: "
+                "activity keys include it"
+            )
     return Run(
         archive=archive_for(cfg.archive_conn_id),
         settings=cfg,
         run_id=context["run_id"],
         domain_id=domain,
     )
+
+
+def archive_staged(staged: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """``lineworks_talk_logs``' archive task: the staged download of ``extract`` into the archive."""
+    import hashlib
+
+    from airflow.sdk import ObjectStoragePath
+
+    from talkpipeline import Source, archive_file
+
+    run = make_run(context)
+    path = ObjectStoragePath(staged["staged"])
+    start, end = (datetime.fromisoformat(t) for t in staged["window"])
+    with tempfile.NamedTemporaryFile(suffix=".csv") as local:
+        digest = hashlib.sha256()
+        with path.open("rb") as src:  # a local copy: the parser streams from a file
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+                local.write(chunk)
+        local.flush()
+        with fail_fast("archive"):
+            return archive_file(
+                run, local.name, source=Source.monitoring(start, end, path.name, digest.hexdigest())
+            )
+
+
+# --- history import ---------------------------------------------------------------------------------
+def import_history(params: dict | None, context: dict[str, Any]) -> dict[str, Any]:
+    """``lineworks_history_import``'s first task: archive the chosen range (window by window), the
+    imported file, or mark a range for rendering again."""
+    from collections import Counter
+    from zoneinfo import ZoneInfo
+
+    from hooks.lineworks import DOWNLOAD_MAX_WINDOW, LineWorksHook, split_windows
+    from talklog.provenance import file_sha256
+    from talkpipeline import Source, archive_file, history_request, mark_for_rerender
+
+    run = make_run(context)
+    cfg = run.settings
+    with fail_fast("lineworks_history_import"):
+        request = history_request(
+            params or {}, max_days=cfg.import_max_days, file_import_enabled=cfg.file_import_enabled
+        )
+    totals: Counter = Counter()
+    quarantined: Counter = Counter()
+    sources: list[dict[str, Any]] = []
+
+    def add(result: dict) -> None:
+        totals.update(rows=result["rows"], new_messages=result["new_messages"])
+        quarantined.update(result["quarantined"])
+        sources.append(result["source"])
+
+    if request.mode == "rerender":
+        marked = mark_for_rerender(run, request.first_day, request.last_day)
+        log.info(
+            "history import: %s – %s to render again with the current settings; %d hour(s) pending",
+            request.first_day,
+            request.last_day,
+            marked["pending_hours"],
+        )
+        return {"rows": 0, "new_messages": 0, "quarantined": {}, "sources": [], **marked}
+    with tempfile.TemporaryDirectory() as scratch:
+        if request.mode == "file":
+            with fail_fast("lineworks_history_import"):
+                imported = fetch_import(cfg, request.file, Path(scratch))
+                source = Source.file(imported.name, imported.sha256, triggered_by=_triggering_user(context))
+                add(archive_file(run, imported.local_path, source=source))
+            log.info(
+                "history import: file of %d bytes (sha256 %s) archived; %d rows, %d new",
+                imported.size,
+                imported.sha256,
+                totals["rows"],
+                totals["new_messages"],
+            )
+        else:
+            tz = ZoneInfo(cfg.timezone)
+            start = datetime.combine(request.first_day, datetime.min.time(), tzinfo=tz)
+            end = datetime.combine(request.last_day, datetime.min.time(), tzinfo=tz) + timedelta(days=1)
+            hook = LineWorksHook(cfg.lineworks_conn_id)
+            windows = split_windows(start, end, DOWNLOAD_MAX_WINDOW)
+            for i, (lower, upper) in enumerate(windows, 1):
+                path = f"{scratch}/window-{i}.csv"
+                hook.download_message_contents(lower, upper, path, language=cfg.csv_language)
+                name = f"history-{lower:%Y%m%d}-{upper:%Y%m%d}.csv"
+                with fail_fast("lineworks_history_import"):
+                    add(
+                        archive_file(
+                            run, path, source=Source.monitoring(lower, upper, name, file_sha256(path))
+                        )
+                    )
+                log.info(
+                    "history import: window %d/%d (%s – %s) archived; %d rows, %d new so far",
+                    i,
+                    len(windows),
+                    lower.date(),
+                    upper.date(),
+                    totals["rows"],
+                    totals["new_messages"],
+                )
+    return {
+        "rows": totals["rows"],
+        "new_messages": totals["new_messages"],
+        "quarantined": dict(quarantined),
+        "sources": sources,
+    }
+
+
+def fetch_import(cfg, name: str, scratch: Path):
+    """Copy file ``name`` of the import location into ``scratch``: a regular file inside the location
+    (local folder or object storage), at most ``import_max_bytes``; its size and SHA-256."""
+    from pipeline_settings import import_root
+    from talkpipeline.file_import import (
+        ImportedFile,
+        copy_capped,
+        import_name,
+        is_object_storage,
+        local_root,
+        open_local,
+    )
+
+    relative = import_name(name)
+    location = import_root(cfg)
+    local = scratch / "import.csv"
+    if is_object_storage(location):
+        from airflow.sdk import ObjectStoragePath
+
+        size, sha = fetch_object(
+            ObjectStoragePath(location.rstrip("/") + "/"), relative, cfg.import_max_bytes, local
+        )
+    else:
+        with open_local(local_root(location), relative, cfg.import_max_bytes) as src:
+            size, sha = copy_capped(src, local, cfg.import_max_bytes)
+    return ImportedFile(str(relative), local, size, sha)
+
+
+def fetch_object(root, relative, max_bytes: int, dest: Path) -> tuple[int, str]:
+    """Copy ``root / relative`` (an :class:`ObjectStoragePath` prefix) into ``dest``: an object of at most
+    ``max_bytes``, its size checked before the copy and while streaming."""
+    from talkpipeline.file_import import ImportRefused, check_size, copy_capped
+
+    path = root.joinpath(*relative.parts)
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ImportRefused("file", "no such file in the import location") from None
+    if info.get("type") != "file" or info.get("islink"):
+        raise ImportRefused("file", "not a regular file")
+    check_size(int(info.get("size") or 0), max_bytes)
+    with path.open("rb") as src:
+        return copy_capped(src, dest, max_bytes)
+
+
+def _triggering_user(context: dict[str, Any]) -> str | None:
+    dag_run = context.get("dag_run")
+    return getattr(dag_run, "triggering_user_name", None)

@@ -1,4 +1,5 @@
-"""Talk-log domain package: Monitoring CSV parsing, person cells, message/activity keys, doctor.
+"""Talk-log domain package: Monitoring CSV parsing, person cells, message/activity keys, doctor,
+file provenance (``file_sha256``).
 
 Pure Python (pandas, numpy); no Airflow import, so it runs from a CLI
 (``python -m talklog.doctor FILE``) and in any task.
@@ -12,12 +13,14 @@ from talklog.csvparse import (
     MessageCsvParser,
     ParsedChunk,
     ParseSettings,
+    TalkLogInternalError,
     UnknownHeaderError,
     content_kind,
     parse_message_csv,
 )
 from talklog.keys import activity_key, hour_bucket, message_key
 from talklog.people import Person, parse_person, split_recipients
+from talklog.provenance import file_sha256
 
 __all__ = [
     "MESSAGE_COLUMNS",
@@ -28,9 +31,11 @@ __all__ = [
     "ParseSettings",
     "ParsedChunk",
     "Person",
+    "TalkLogInternalError",
     "UnknownHeaderError",
     "activity_key",
     "content_kind",
+    "file_sha256",
     "hour_bucket",
     "message_key",
     "parse_message_csv",

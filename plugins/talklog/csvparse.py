@@ -12,8 +12,8 @@ Format (DESIGN §4, ``docs/architecture.md`` "Format assumptions"):
   ``日時,送信者,受信者,チャンネルID,トーク`` (ja_JP), ``日時,送信者,受信者,トークルームID,トーク``
   (older ja), ``Date,Sender,Recipient,Channel ID,Message`` (en_US), ``Date,Sender,Recipient,Message``
   (older en_US, no channel: ``channel_id`` is ""). Anything else raises :class:`UnknownHeaderError`
-  naming what was seen - the raw file stays staged, and failing loudly beats quarantining a whole
-  tenant's talk (the doctor explains the file);
+  - the raw file stays staged, and failing loudly beats quarantining a whole tenant's talk (the
+  doctor explains the file);
 - UTF-8 with or without (repeated) BOM; RFC 4180 quoting with multi-line cells; LF or CRLF;
 - a ``downloadLogs error`` trailer raises :class:`DownloadTrailerError` before any chunk is yielded;
 - dates: ISO 8601 with offset or ``Z`` (optional fraction), or ``YYYY/MM/DD HH:MM[:SS]`` /
@@ -25,6 +25,15 @@ UTF-8 or NUL), ``too_long`` (a cell over ``max_cell_chars``), ``bad_date``, ``mi
 ``empty_message``. ``raw`` is the record's text decoded as UTF-8 with invalid bytes shown as ``\\xNN``
 and NUL as ``\\x00`` (so it can be stored in any database); ``row_number`` is the line of the file
 where the record starts (the header is line 1, blank lines count).
+
+No text of the file in messages: no cell, header or line of the input appears in an exception
+message, a log line or a quarantine ``detail`` (a file with no line break is one whole "header"; a
+worker's ``/proc/self/environ`` would be all its secrets). They name the line, the column by position
+and role (``column 5 (text)``), lengths, byte offsets, a guess of the encoding and the reason instead;
+a ``downloadLogs error`` code is named only when it looks like one (``INTERNAL_ERROR``: capital
+letters and underscores). Only the quarantine's ``raw`` column keeps the record, so nothing is lost. An
+unexpected failure inside the parser (a bug) is raised as :class:`TalkLogInternalError` naming the
+exception type and the code location, with the original message (which may quote the file) withheld.
 
 Cell rules: control characters other than TAB/LF/CR are removed from every cell (the raw record keeps
 them); CRLF and lone CR inside cells become LF; formula-looking text (``=SUM(A1)``) is data and kept
@@ -52,6 +61,7 @@ import csv
 import io
 import os
 import re
+import traceback
 import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -76,9 +86,11 @@ __all__ = [
     "ParseSettings",
     "ParseStats",
     "ParsedChunk",
+    "TalkLogInternalError",
     "UnknownHeaderError",
     "content_kind",
     "detect_header",
+    "encoding_guess",
     "parse_message_csv",
 ]
 
@@ -130,9 +142,13 @@ _FORMAT_NEEDS = {
 }
 
 TRAILER_MARKER = "downloadLogs error"
+# the only part of a trailer line a message may name: an error code of capital letters and underscores
+# (at least one underscore, so that e.g. an AWS access key id "AKIA..." never qualifies)
+_TRAILER_CODE_RE = re.compile(r"[A-Z]{2,}(?:_[A-Z]{2,})+")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _C1_RE = re.compile(rb"\xc2[\x80-\x9f]")
 _BLOCK_BYTES = 32 << 20
+_MAX_HEADER_BYTES = 64 << 10  # a real header is some 60 bytes; a longer first line is no header
 
 
 # --- public types ----------------------------------------------------------------------------------
@@ -149,7 +165,7 @@ class ParseSettings:
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ValueError(f"timezone: unknown IANA timezone {self.timezone!r}") from None
+            raise ValueError("timezone: not a known IANA timezone name (e.g. Asia/Tokyo, UTC)") from None
         if self.chunk_rows < 1:
             raise ValueError("chunk_rows must be >= 1")
         if self.max_cell_chars < 1:
@@ -165,31 +181,68 @@ class ParsedChunk:
 
 
 class UnknownHeaderError(ValueError):
-    """The first line is not a known Monitoring CSV header."""
+    """The first line is not a known Monitoring CSV header.
 
-    def __init__(self, message: str, header: list[str] | None = None) -> None:
+    The message names the line, the number of cells and bytes, the roles found and missing and the
+    known layouts - never a cell of the file. ``reason`` is one of ``empty``, ``no_line_break``,
+    ``too_long``, ``binary``, ``not_utf8``, ``unknown_columns``; ``missing`` the roles not found.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line_number: int | None = None,
+        reason: str = "unknown_columns",
+        missing: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message)
-        self.header = header or []
+        self.line_number = line_number
+        self.reason = reason
+        self.missing = tuple(missing)
 
 
 class DownloadTrailerError(ValueError):
-    """The file ends with (or contains) a ``downloadLogs error`` line: the download failed midway."""
+    """The file ends with (or contains) a ``downloadLogs error`` line: the download failed midway.
 
-    def __init__(self, message: str, line_number: int | None = None) -> None:
+    ``code`` is the error code the line names when it looks like one (capital letters and underscores),
+    else None; the rest of the line is never repeated.
+    """
+
+    def __init__(self, message: str, line_number: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.line_number = line_number
+        self.code = code
+
+
+class TalkLogInternalError(ValueError):
+    """The parser failed in an unexpected way (a bug): the type and code location of the original
+    exception, its message withheld since it may quote the file. A ``ValueError`` like the other file
+    errors, so a task fails at once instead of retrying: the same file triggers the same bug."""
+
+
+# passed through as they are; any other exception inside the parser becomes a TalkLogInternalError
+_OWN_ERRORS = (UnknownHeaderError, DownloadTrailerError, TalkLogInternalError, OSError, MemoryError)
 
 
 @dataclass(frozen=True)
 class HeaderLayout:
+    """Where the roles are. Holds no header text: ``names`` are the known column names (our own
+    vocabulary, normalised) the cells matched, "" for a cell that is no known column."""
+
     name: str  # ja_JP | ja_JP_legacy | en_US | en_US_legacy | custom
-    columns: tuple[str, ...]  # the header cells as written
-    positions: dict[str, int]  # role -> column index (date, sender, recipient, text, channel?)
-    extra_columns: tuple[str, ...]  # cells that are no known column (ignored)
+    names: tuple[str, ...]  # per column: the known name it matched, or ""
+    positions: dict[str, int]  # role -> column index, 0-based (date, sender, recipient, text, channel?)
+    extra_positions: tuple[int, ...]  # 0-based indices of the columns that are ignored
 
     @property
     def ncols(self) -> int:
-        return len(self.columns)
+        return len(self.names)
+
+    def describe(self, index: int) -> str:
+        """``column 5 (text)`` for a 0-based index: the wording of every message about a column."""
+        role = next((r for r, i in self.positions.items() if i == index), "ignored")
+        return f"column {index + 1} ({role})"
 
 
 @dataclass
@@ -245,33 +298,142 @@ def _norm_header_cell(cell: str) -> str:
     return re.sub(r"[\s_\-]+", "", cell.replace("\ufeff", "")).casefold()
 
 
-def detect_header(cells: list[str]) -> HeaderLayout:
-    """Map header cells to roles; raise :class:`UnknownHeaderError` when a required one is missing."""
+_REQUIRED_ROLES = ("date", "sender", "recipient", "text")
+_AUDIT_NAMES = {"イベント", "event"}
+KNOWN_LAYOUTS = (
+    "日時,送信者,受信者,チャンネルID,トーク | 日時,送信者,受信者,トークルームID,トーク |"
+    " Date,Sender,Recipient,Channel ID,Message | Date,Sender,Recipient,Message"
+)
+
+
+def detect_header(cells: list[str], *, line: int | None = None, note: str = "") -> HeaderLayout:
+    """Map header cells to roles; raise :class:`UnknownHeaderError` when a required one is missing.
+
+    The error names ``line`` (when given), the number of cells, the roles found (by position) and
+    missing, whether it looks like an audit-log CSV or another separator, and the known layouts;
+    ``note`` is appended to the line's description (e.g. "the whole file: no line break").
+    """
     norm = [_norm_header_cell(c) for c in cells]
     positions: dict[str, int] = {}
-    extra: list[str] = []
-    for i, (raw, n) in enumerate(zip(cells, norm)):
+    names: list[str] = []
+    extra: list[int] = []
+    for i, n in enumerate(norm):
         role = _NAME_ROLE.get(n)
+        names.append(n if role is not None else "")
         if role is None or role in positions:
-            extra.append(raw)
+            extra.append(i)
         else:
             positions[role] = i
-    missing = [r for r in ("date", "sender", "recipient", "text") if r not in positions]
+    missing = tuple(r for r in _REQUIRED_ROLES if r not in positions)
     if missing:
-        hint = ""
-        if {"イベント", "event"} & set(norm):
-            hint = (
-                " This looks like an audit-log CSV (service=message), which has events only and no"
-                " message content; use the Monitoring API message-contents download."
+        where = f"line {line}" if line is not None else "the header"
+        if note:
+            where += f", {note}"
+        found = ", ".join(
+            f"column {i + 1} ({role})" for role, i in sorted(positions.items(), key=lambda x: x[1])
+        )
+        hints = []
+        audit = [i for i, n in enumerate(norm) if n in _AUDIT_NAMES]
+        if audit:
+            hints.append(
+                f"Column {audit[0] + 1} is named like the event column of an audit-log CSV"
+                " (イベント / Event): this looks like an audit-log CSV (service=message), which has events"
+                " only and no message content; use the Monitoring API message-contents download."
             )
+        separator = _other_separator(cells)
+        if separator:
+            hints.append(f"The line looks {separator}-separated: export the file as comma-separated CSV.")
         raise UnknownHeaderError(
-            f"unknown Monitoring CSV header {cells!r}: no column for {', '.join(missing)}. Known layouts:"
-            " 日時,送信者,受信者,チャンネルID,トーク | 日時,送信者,受信者,トークルームID,トーク |"
-            " Date,Sender,Recipient,Channel ID,Message | Date,Sender,Recipient,Message." + hint,
-            header=list(cells),
+            f"unknown Monitoring CSV header ({where}; {len(cells)} cell{'' if len(cells) == 1 else 's'}):"
+            f" no column for {', '.join(missing)}; "
+            + (f"recognised {found}" if found else "no cell is a known column name")
+            + f". Known layouts: {KNOWN_LAYOUTS}."
+            + "".join(" " + h for h in hints),
+            line_number=line,
+            missing=missing,
         )
     name = _LAYOUTS.get(tuple(norm), "custom")
-    return HeaderLayout(name, tuple(cells), positions, tuple(extra))
+    return HeaderLayout(name, tuple(names), positions, tuple(extra))
+
+
+def _other_separator(cells: list[str]) -> str:
+    """The name of another separator ("tab", ...) by which the cells split into every required role."""
+    for sep, label in (("\t", "tab"), (";", "semicolon"), ("|", "vertical bar")):
+        roles = {_NAME_ROLE.get(_norm_header_cell(part)) for cell in cells for part in cell.split(sep)}
+        if any(sep in cell for cell in cells) and roles >= set(_REQUIRED_ROLES):
+            return label
+    return ""
+
+
+def encoding_guess(data: bytes) -> str:
+    """What ``data`` looks like (for messages: a description, never any of its text)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "looks like UTF-16 (it starts with a UTF-16 byte order mark)"
+    if len(data) >= 4:
+        even, odd = data[0::2], data[1::2]
+        if odd.count(0) >= 0.8 * len(odd) and even.count(0) < 0.2 * len(even):
+            return "looks like UTF-16LE (every other byte is NUL)"
+        if even.count(0) >= 0.8 * len(even) and odd.count(0) < 0.2 * len(odd):
+            return "looks like UTF-16BE (every other byte is NUL)"
+    nul = data.count(0)
+    control = sum(data.count(b) for b in (*range(0, 9), *range(14, 32), 127))
+    if nul or control > max(2, len(data) // 100):
+        return f"looks like binary data ({nul:,} NUL and {control - nul:,} other control bytes)"
+    for codec, label in (("utf-8", "UTF-8"), ("cp932", "Shift_JIS (cp932)"), ("euc_jp", "EUC-JP")):
+        if _decodes(data, codec):
+            return f"looks like {label}"
+    return "not UTF-8, Shift_JIS or EUC-JP"
+
+
+def _decodes(data: bytes, codec: str) -> bool:
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    # Python's cp932 also maps the single bytes 0x80, 0xA0, 0xFD-0xFF, which no Shift_JIS text has
+    return codec != "cp932" or not _CP932_STRAY_RE.search(text)
+
+
+_CP932_STRAY_RE = re.compile("[\x80\uf8f0-\uf8f3]")
+
+
+def _invalid_utf8_at(data: bytes) -> int:
+    """Offset of the first byte that is not valid UTF-8, or -1 (no exception escapes with the data)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return -1
+
+
+def _trailer_error(line: int | None, raw: bytes, what: str) -> DownloadTrailerError:
+    """The error for a ``downloadLogs error`` line; only a code-looking word of it is named."""
+    at = raw.find(TRAILER_MARKER.encode())
+    rest = raw[at + len(TRAILER_MARKER) :].decode("ascii", "replace").lstrip(" \t:") if at >= 0 else ""
+    word = rest.split(None, 1)[0].rstrip(".,;:") if rest.strip() else ""
+    code = word if len(word) <= 64 and _TRAILER_CODE_RE.fullmatch(word) else None
+    where = f"line {line}" if line is not None else "a line"
+    return DownloadTrailerError(
+        f"{where} is a 'downloadLogs error' trailer ({len(raw.strip()):,} bytes"
+        + (f", error code {code}" if code else "")
+        + f"): {what}; request the download again",
+        line,
+        code,
+    )
+
+
+def _failure(exc: BaseException, doing: str) -> str:
+    """Type and code location of an unexpected exception; its message is withheld (it may quote data)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    here = os.path.dirname(os.path.abspath(__file__))
+    ours = [f for f in frames if os.path.dirname(os.path.abspath(f.filename)) == here]
+    places = [f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}" for f in [*ours[-1:], *frames[-1:]]]
+    where = ", ".join(dict.fromkeys(places))
+    return (
+        f"the talk-log parser failed unexpectedly while {doing}: {type(exc).__name__}"
+        f" at {where or 'an unknown place'}; its message is withheld because it may quote the file"
+        " (please report this as a bug)"
+    )
 
 
 # --- content kinds ---------------------------------------------------------------------------------
@@ -309,7 +471,8 @@ def content_kind(text: str) -> str:
     if first not in _KIND_FIRST:
         return "text"
     m = _KIND_TAG_RE.match(text)
-    return _TAG_KIND[m.group(1).lower()] if m else "text"
+    # re.I also matches e.g. "İmage" or "ſticker", whose lower() is no key: such a cell is text
+    return _TAG_KIND.get(m.group(1).casefold(), "text") if m else "text"
 
 
 # --- the parser ------------------------------------------------------------------------------------
@@ -403,11 +566,11 @@ class _Collector:
         if reason is not None:
             self.pre.append((line_no, raw, reason, detail))
         elif b"\x00" in raw:
-            self.pre.append((line_no, raw, "bad_encoding", "NUL byte in the record"))
-        elif _invalid_utf8(raw):
-            self.pre.append((line_no, raw, "bad_encoding", "invalid UTF-8 bytes in the record"))
+            self.pre.append((line_no, raw, "bad_encoding", self.parser._encoding_detail(raw, row)))
+        elif _invalid_utf8_at(raw) >= 0:
+            self.pre.append((line_no, raw, "bad_encoding", self.parser._encoding_detail(raw, row)))
         elif len(row) != self.ncols:
-            self.pre.append((line_no, raw, "bad_columns", f"expected {self.ncols} cells, found {len(row)}"))
+            self.pre.append((line_no, raw, "bad_columns", _columns_detail(self.ncols, len(row))))
         else:
             for c in self.used:
                 self.cells[c].append(row[c])
@@ -431,6 +594,8 @@ class _Collector:
 
 
 _REASON_CODES = ("", "too_long", "bad_date", "missing_sender", "empty_message")
+_DATE_LIKE_RE = re.compile(r"[0-9０-９\s/:.+\-TZ年月日時分秒]+")
+_SURROGATE_RE = re.compile("[\udc80-\udcff]")
 _TOO_LONG, _BAD_DATE, _MISSING_SENDER, _EMPTY_MESSAGE = 1, 2, 3, 4
 _NAT = np.iinfo(np.int64).min
 _NOBODY = Person("external", "")
@@ -451,8 +616,16 @@ class MessageCsvParser:
         self.settings = settings or ParseSettings()
         self.source = source if source is not None else self.path
         self.stats = ParseStats()
-        self.layout, self._data_offset, self._data_line = self._read_header()
-        self._check_trailer()
+        failure = None
+        try:
+            self.layout, self._data_offset, self._data_line = self._read_header()
+            self._check_trailer()
+        except _OWN_ERRORS:
+            raise
+        except Exception as exc:  # a bug: raised below, outside this handler, so nothing is chained
+            failure = _failure(exc, "reading the header")
+        if failure is not None:
+            raise TalkLogInternalError(failure)
         ncols = max(self.layout.ncols, 1)
         self._max_record_bytes = max(8 << 20, 4 * self.settings.max_cell_chars * ncols + (1 << 20))
         self._used_cols = sorted(set(self.layout.positions.values()))
@@ -465,6 +638,11 @@ class MessageCsvParser:
 
     # -- header and trailer --------------------------------------------------------------------
     def _read_header(self) -> tuple[HeaderLayout, int, int]:
+        """The header's layout, the byte offset and line number after it.
+
+        Errors name the line, its size, what its bytes look like and the roles missing - never its text
+        (a file without a line break is one whole "header").
+        """
         with open(self.path, "rb") as fh:
             head = fh.read(1 << 16)
             offset, line = 0, 1
@@ -472,12 +650,10 @@ class MessageCsvParser:
                 offset += len(_UTF8_BOM)
             while True:  # blank lines before the header are skipped (and counted)
                 nl = head.find(b"\n", offset)
-                while nl < 0:
-                    more = fh.read(1 << 20)
+                while nl < 0 and len(head) - offset <= _MAX_HEADER_BYTES:
+                    more = fh.read(1 << 16)
                     if not more:
                         break
-                    if len(head) > 4 << 20:
-                        raise UnknownHeaderError(f"no line break in the first 4 MiB: {head[:200]!r}")
                     head += more
                     nl = head.find(b"\n", offset)
                 end = len(head) if nl < 0 else nl + 1
@@ -485,20 +661,53 @@ class MessageCsvParser:
                     break
                 offset, line = end, line + 1
             raw_header = head[offset:end]
-        try:
-            text = raw_header.decode("utf-8").lstrip("\ufeff")
-        except UnicodeDecodeError:
+            more_data = nl < 0 and bool(fh.read(1))
+        size = f"{len(raw_header):,} bytes"
+        if nl < 0 and more_data:
             raise UnknownHeaderError(
-                f"the header line is not UTF-8 (Shift_JIS?): {raw_header[:200]!r}; convert the file to UTF-8"
-            ) from None
+                f"no line break in the first {len(head):,} bytes read (from line {line} on): a Monitoring CSV"
+                f" header is one short line; the data {encoding_guess(raw_header)}",
+                line_number=line,
+                reason="no_line_break",
+            )
+        whole = "the whole file: no line break" if nl < 0 and line == 1 else "no line break after it"
+        where = f"line {line}, {size}" + (f", {whole}" if nl < 0 else "")
+        if len(raw_header) > _MAX_HEADER_BYTES:
+            raise UnknownHeaderError(
+                f"the header line ({where}) is too long for a Monitoring CSV header (at most"
+                f" {_MAX_HEADER_BYTES:,} bytes); it {encoding_guess(raw_header)}",
+                line_number=line,
+                reason="too_long",
+            )
+        if b"\x00" in raw_header:
+            raise UnknownHeaderError(
+                f"the header line ({where}) holds {raw_header.count(0):,} NUL bytes: not a UTF-8 text CSV;"
+                f" it {encoding_guess(raw_header)}",
+                line_number=line,
+                reason="binary",
+            )
+        bad = _invalid_utf8_at(raw_header)
+        if bad >= 0:
+            raise UnknownHeaderError(
+                f"the header line ({where}) is not UTF-8 (first invalid byte at offset {bad:,}); it"
+                f" {encoding_guess(raw_header)}; convert the file to UTF-8",
+                line_number=line,
+                reason="not_utf8",
+            )
+        text = raw_header.decode("utf-8").lstrip("\ufeff")
         if not text.strip():
-            raise UnknownHeaderError("the file is empty: no header line", header=[])
+            raise UnknownHeaderError(
+                f"the file is empty: no header line ({line - 1:,} blank line(s), {len(head):,} bytes)",
+                line_number=line,
+                reason="empty",
+            )
         if text.startswith(TRAILER_MARKER):
-            raise DownloadTrailerError(f"the file holds only a download error: {text.strip()[:300]}", line)
+            raise _trailer_error(line, raw_header, "the file holds only a download error, no header")
         cells = next(csv.reader([text.rstrip("\r\n")]), [])
         cells = [c.strip().lstrip("\ufeff").strip() for c in cells]
         self.stats.header_line = line
-        return detect_header(cells), offset + len(raw_header), line + 1
+        note = whole if nl < 0 else ""
+        return detect_header(cells, line=line, note=note), offset + len(raw_header), line + 1
 
     def _check_trailer(self) -> None:
         with open(self.path, "rb") as fh:
@@ -506,14 +715,25 @@ class MessageCsvParser:
             size = fh.tell()
             fh.seek(max(self._data_offset, size - 8192))
             tail = fh.read().rstrip(b"\r\n \t")
-        last = tail.rsplit(b"\n", 1)[-1].lstrip(_UTF8_BOM)
+        cut = tail.rfind(b"\n") + 1
+        last = tail[cut:].lstrip(_UTF8_BOM)
         # A message line inside the last (quoted) cell could start with the marker too; it ends
         # with the closing quote. Such a line, if it really is a trailer, is caught while parsing.
         if last.startswith(TRAILER_MARKER.encode()) and not last.endswith(b'"'):
-            raise DownloadTrailerError(
-                "the file ends with a 'downloadLogs error' trailer - the download failed midway and must be"
-                f" requested again: {last[:300].decode('utf-8', 'replace')}"
-            )
+            line = self._line_at(max(self._data_offset, size - 8192) + cut)
+            raise _trailer_error(line, last, "the download failed midway")
+
+    def _line_at(self, offset: int) -> int:
+        """The line number of the byte at ``offset`` (counts the line breaks before it)."""
+        count, done = 1, 0
+        with open(self.path, "rb") as fh:
+            while done < offset:
+                data = fh.read(min(1 << 20, offset - done))
+                if not data:
+                    break
+                count += data.count(b"\n")
+                done += len(data)
+        return count
 
     # -- iteration -----------------------------------------------------------------------------
     def __iter__(self) -> Iterator[ParsedChunk]:
@@ -524,17 +744,33 @@ class MessageCsvParser:
 
     def _iterate(self) -> Iterator[ParsedChunk]:
         old_limit = csv.field_size_limit()
+        failure = None
         try:
             csv.field_size_limit(max(old_limit, 4 * self.settings.max_cell_chars + 16))
             with open(self.path, "rb") as fh:
                 fh.seek(self._data_offset)
-                for block in self._blocks(fh):
-                    chunk = self._finish(block)
+                blocks = self._blocks(fh)
+                at_line = self._data_line
+                while True:
+                    try:
+                        block = next(blocks, None)
+                        if block is None:
+                            break
+                        lines = [*block.row_numbers[:1].tolist(), *(r[0] for r in block.pre[:1])]
+                        at_line = min(lines) if lines else at_line
+                        chunk = self._finish(block)
+                    except _OWN_ERRORS:
+                        raise
+                    except Exception as exc:  # a bug: raised below, outside this handler (nothing chained)
+                        failure = _failure(exc, f"reading the records from line {at_line:,} on")
+                        break
                     if len(chunk.messages) or len(chunk.quarantined):
                         self.stats.chunks += 1
                         yield chunk
         finally:
             csv.field_size_limit(old_limit)
+        if failure is not None:
+            raise TalkLogInternalError(failure)
 
     def _blocks(self, fh) -> Iterator[_Block]:
         """Cut the byte stream into chunks of whole records; fall back to strict reading if needed.
@@ -711,7 +947,7 @@ class MessageCsvParser:
             found = _count_cells(raw(i))
             if found != ncols:
                 bad.append(i)
-                pre.append((int(rows[i]), raw(i), "bad_columns", f"expected {ncols} cells, found {found}"))
+                pre.append((int(rows[i]), raw(i), "bad_columns", _columns_detail(ncols, found)))
         if bad:
             keep2 = np.ones(len(rows), dtype=bool)
             keep2[bad] = False
@@ -781,10 +1017,7 @@ class MessageCsvParser:
         quarantine: list[tuple[int, bytes, str, str]] = list(block.pre)
         for row_number, raw, _reason, _detail in block.pre:
             if raw.lstrip(_UTF8_BOM).startswith(TRAILER_MARKER.encode()):
-                raise DownloadTrailerError(
-                    f"line {row_number} is a 'downloadLogs error' trailer - the download failed midway",
-                    row_number,
-                )
+                raise _trailer_error(row_number, raw.split(b"\n", 1)[0], "the download failed midway")
         cols = {c: block.cells[c] for c in used}
         if n and block.maybe_ctrl:
             cols = {c: [CONTROL_CHARS_RE.sub("", v) for v in values] for c, values in cols.items()}
@@ -803,7 +1036,7 @@ class MessageCsvParser:
                 if len(cols[c][i]) > st.max_cell_chars:
                     reason[i] = _TOO_LONG
                     detail[i] = (
-                        f"cell {self.layout.columns[c]!r} has {len(cols[c][i]):,} characters"
+                        f"{self.layout.describe(c)} has {len(cols[c][i]):,} characters"
                         f" (limit {st.max_cell_chars:,})"
                     )
                     break
@@ -813,13 +1046,11 @@ class MessageCsvParser:
         for i in np.flatnonzero((sent_ns == _NAT) & (reason == 0)).tolist():
             cell = dates[i]
             if cell.lstrip("\ufeff").startswith(TRAILER_MARKER):
-                raise DownloadTrailerError(
-                    f"line {block.row_numbers[i]} is a 'downloadLogs error' trailer - the download failed"
-                    " midway",
-                    int(block.row_numbers[i]),
+                raise _trailer_error(
+                    int(block.row_numbers[i]), block.raw(i).split(b"\n", 1)[0], "the download failed midway"
                 )
             reason[i] = _BAD_DATE
-            detail[i] = "empty date cell" if not cell.strip() else f"unrecognised date {cell[:60]!r}"
+            detail[i] = self._date_detail(cell)
 
         senders = cols[pos["sender"]]
         texts = cols[pos["text"]]
@@ -829,11 +1060,13 @@ class MessageCsvParser:
         if None in persons:
             no_sender = np.array([p is None for p in persons], dtype=bool)[codes] & (reason == 0)
             reason[no_sender] = _MISSING_SENDER
-            detail.update(dict.fromkeys(np.flatnonzero(no_sender).tolist(), "the sender cell is empty"))
+            why = f"{self.layout.describe(pos['sender'])} is empty or blank"
+            detail.update(dict.fromkeys(np.flatnonzero(no_sender).tolist(), why))
         if "" in texts:
             no_text = (np.fromiter(map(len, texts), dtype=np.int64, count=n) == 0) & (reason == 0)
             reason[no_text] = _EMPTY_MESSAGE
-            detail.update(dict.fromkeys(np.flatnonzero(no_text).tolist(), "the message cell is empty"))
+            why = f"{self.layout.describe(pos['text'])} is empty (control characters removed)"
+            detail.update(dict.fromkeys(np.flatnonzero(no_text).tolist(), why))
 
         ok = reason == 0
         for i in np.flatnonzero(~ok).tolist():
@@ -907,6 +1140,34 @@ class MessageCsvParser:
             columns=QUARANTINE_COLUMNS,
         )
         return ParsedChunk(messages, quarantined)
+
+    def _date_detail(self, cell: str) -> str:
+        """Why a date cell was refused, by its shape - never its text."""
+        col = self.layout.describe(self.layout.positions["date"])
+        text = cell.strip()
+        if not text:
+            return f"{col} is empty" if not cell else f"{col} is blank ({len(cell):,} characters)"
+        if _NAME_ROLE.get(_norm_header_cell(text)) == "date":
+            return f"{col} holds the date column's name: a repeated header line?"
+        if _DATE_LIKE_RE.fullmatch(text):
+            return (
+                f"{col}: {len(cell):,} characters of digits and separators in no known format, or no real"
+                " time (month 13, 30 February, hour 25, a day without a time, a year outside 1900-2199)"
+            )
+        return f"{col}: {len(cell):,} characters, not a date (letters or other characters)"
+
+    def _encoding_detail(self, raw: bytes, row: list[str]) -> str:
+        """Where a record has NUL or invalid UTF-8 bytes, and what they look like - never its text."""
+        nul = raw.find(b"\x00")
+        bad = _invalid_utf8_at(raw) if nul < 0 else nul
+        what = "a NUL byte" if nul >= 0 else "invalid UTF-8"
+        where = ""
+        for c, cell in enumerate(row):  # cells were decoded with surrogateescape: bad bytes are surrogates
+            if ("\x00" in cell) if nul >= 0 else bool(_SURROGATE_RE.search(cell)):
+                where = f" in {self.layout.describe(c)}" if c < self.layout.ncols else f" in cell {c + 1}"
+                break
+        guess = "" if nul >= 0 else f"; the record {encoding_guess(raw)}"
+        return f"{what}{where} at byte {bad + 1:,} of the record ({len(raw):,} bytes){guess}"
 
     def _person(self, cell: str) -> Person | None:
         """The parsed sender cell; None for a blank one."""
@@ -1099,11 +1360,9 @@ def _strict_records(
             if open_end and "unexpected end of data" in message:
                 yield line_no, [], b"", "incomplete", ""
                 return
-            why = "too_long" if "field larger than field limit" in message else "bad_quoting"
-            if "unexpected end of data" in message:
-                message = "a quoted cell is never closed"
+            why, detail = _csv_error_detail(message, len(taken))
             feed.pending.extendleft(reversed(taken[1:]))
-            yield line_no, [], first.rstrip(b"\r\n"), why, message
+            yield line_no, [], first.rstrip(b"\r\n"), why, detail
             continue
         taken = feed.taken
         if not taken:
@@ -1119,17 +1378,34 @@ def _strict_records(
         yield taken[0][0], row, raw, None, ""
 
 
+def _csv_error_detail(message: str, lines: int) -> tuple[str, str]:
+    """(reason, detail) for a csv.Error of the strict reader, in our own words."""
+    span = "" if lines <= 1 else f" ({lines:,} lines read: the first is quarantined, the others read again)"
+    if "field larger than field limit" in message:
+        return "too_long", f"a cell is longer than {csv.field_size_limit():,} characters{span}"
+    if "unexpected end of data" in message:
+        return "bad_quoting", "a quoted cell is never closed" + span
+    if "expected after" in message:
+        return (
+            "bad_quoting",
+            "text after the closing quote of a cell (a quote in a cell must be doubled)" + span,
+        )
+    if "new-line character" in message:
+        return "bad_quoting", "a lone CR (no LF after it) outside quotes" + span
+    if "NUL" in message:
+        return "bad_quoting", "a NUL byte the CSV reader refused" + span
+    return "bad_quoting", "broken CSV quoting" + span
+
+
+def _columns_detail(expected: int, found: int) -> str:
+    if found < 0:
+        return f"expected {expected} cells; the record does not read as one CSV row"
+    return f"expected {expected} cells, found {found}"
+
+
 def _count_cells(raw: bytes) -> int:
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8", "surrogateescape"), newline="")))
     return len(rows[0]) if len(rows) == 1 else -1
-
-
-def _invalid_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
 
 
 def _raw_text(raw: bytes) -> str:

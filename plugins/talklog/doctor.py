@@ -4,12 +4,19 @@ The format assumptions (header names, date format, person cells, recipient separ
 UNCONFIRMED for real tenants; the doctor reads one export and reports, in Japanese and English,
 what it found, so the first real tenant validates them in minutes:
 
-- the header line and layout detected, unknown (ignored) columns;
+- the file's SHA-256 and size (its provenance id: ``lineworks-salesforce archive forget --source
+  <sha256>`` names the file by it; :func:`talklog.provenance.file_sha256`);
+- the header line and layout detected: each column by position with the role and the known name it
+  matched, unknown (ignored) columns by position;
 - record, message, quarantine and blank-line counts;
 - date formats seen (count per format), sender kinds, content kinds;
-- quarantine reasons with up to three examples - row numbers and reasons only, since messages are
-  personal data (``--show-text`` adds the raw rows, truncated);
+- quarantine reasons with up to three examples: row numbers and the reason's detail;
 - recipient-separator hints: cells naming several e-mail addresses and what stands between them.
+
+It prints no cell, header or line of the file (the parser's rule, see :mod:`talklog.csvparse`):
+messages are personal data, and a file that is not an export at all may be anything (a worker's
+environment, a key). Positions, lengths, encodings and reasons instead; to look at a row, open the
+file at that line yourself (the report says how).
 
 Run with ``PYTHONPATH=plugins`` (Airflow puts ``plugins/`` on the path itself). Exit status: 0 when
 the file parsed (even with quarantined rows), 2 when it cannot be parsed at all.
@@ -21,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -33,9 +41,13 @@ from talklog.csvparse import (
     DownloadTrailerError,
     MessageCsvParser,
     ParseSettings,
+    TalkLogInternalError,
     UnknownHeaderError,
+    _failure,
+    encoding_guess,
 )
 from talklog.people import split_recipients
+from talklog.provenance import file_digest
 
 __all__ = ["doctor", "main", "render"]
 
@@ -53,17 +65,16 @@ _EMAIL_END_SEP = re.compile(
     r"(?P<sep>\s*[,，;；、/|]\s*|\s+)(?=\S)"
 )
 _EMAIL = re.compile(r"[^\s@()（）<>＜＞,，;；]+@[^\s@()（）<>＜＞,，;；]+\.[^\s@()（）<>＜＞,，;；.]+")
-_MAX_TEXT = 200
 
 
-def doctor(
-    path: str | os.PathLike, settings: ParseSettings | None = None, *, show_text: bool = False
-) -> dict:
-    """Parse ``path`` completely and return the report as a JSON-able dict."""
+def doctor(path: str | os.PathLike, settings: ParseSettings | None = None) -> dict:
+    """Parse ``path`` completely and return the report as a JSON-able dict (no text of the file in it)."""
     settings = settings or ParseSettings()
+    sha256, size = file_digest(path)
     report: dict[str, Any] = {
         "file": os.fspath(path),
-        "size_bytes": os.path.getsize(path),
+        "sha256": sha256,
+        "size_bytes": size,
         "settings": {
             "timezone": settings.timezone,
             "recipient_separator": settings.recipient_separator,
@@ -73,19 +84,23 @@ def doctor(
     }
     try:
         parser = MessageCsvParser(path, settings, source=os.path.basename(os.fspath(path)))
-    except (UnknownHeaderError, DownloadTrailerError) as exc:
-        report["error"] = {"type": type(exc).__name__, "message": str(exc)}
+    except (UnknownHeaderError, DownloadTrailerError, TalkLogInternalError) as exc:
+        report["error"] = _error(exc)
         report["first_line"] = _first_line(path)
         return report
     layout = parser.layout
+    columns = []
+    for i, name in enumerate(layout.names):
+        role = next((r for r, at in layout.positions.items() if at == i), None)
+        columns.append({"column": i + 1, "role": role, "known_name": name or None})
     report["header"] = {
         "line": parser.stats.header_line,
         "layout": layout.name,
-        "columns": list(layout.columns),
-        "roles": {
-            role: layout.columns[i] for role, i in sorted(layout.positions.items(), key=lambda x: x[1])
-        },
-        "unknown_columns": list(layout.extra_columns),
+        "cells": layout.ncols,
+        "columns": columns,
+        "roles": {role: i + 1 for role, i in sorted(layout.positions.items(), key=lambda x: x[1])},
+        "unknown_columns": [i + 1 for i in layout.extra_positions if not layout.names[i]],
+        "duplicate_columns": [i + 1 for i in layout.extra_positions if layout.names[i]],
     }
     examples: dict[str, list[dict[str, Any]]] = {}
     recipients: Counter = Counter()
@@ -93,16 +108,14 @@ def doctor(
         for chunk in parser:
             for row in chunk.quarantined.itertuples(index=False):
                 ex = examples.setdefault(row.reason, [])
-                if len(ex) < 3:
-                    item: dict[str, Any] = {"row_number": int(row.row_number)}
-                    if show_text:
-                        item["detail"] = row.detail
-                        item["raw"] = _truncate(row.raw)
-                    ex.append(item)
+                if len(ex) < 3:  # the detail names positions and lengths, never the cell
+                    ex.append({"row_number": int(row.row_number), "detail": row.detail})
             vc = chunk.messages["recipients_raw"].value_counts(sort=False)
             recipients.update(dict(zip(vc.index.tolist(), vc.tolist())))
-    except DownloadTrailerError as exc:
-        report["error"] = {"type": type(exc).__name__, "message": str(exc)}
+    except (DownloadTrailerError, TalkLogInternalError) as exc:
+        report["error"] = _error(exc)
+    except Exception as exc:  # a bug of the doctor itself: its message may quote the file
+        report["error"] = {"type": "TalkLogInternalError", "message": _failure(exc, "summing up the file")}
     st = parser.stats
     report["rows"] = {
         "records": st.records,
@@ -146,14 +159,28 @@ def _recipient_hints(cells: Counter, separator: str) -> dict[str, Any]:
     }
 
 
-def _first_line(path: str | os.PathLike) -> str:
+def _error(exc: Exception) -> dict[str, Any]:
+    """The parser's errors name positions, sizes and reasons only, so their text can be shown."""
+    error: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, UnknownHeaderError):
+        error["reason"] = exc.reason
+    if getattr(exc, "line_number", None) is not None:
+        error["line"] = exc.line_number
+    return error
+
+
+def _first_line(path: str | os.PathLike) -> dict[str, Any]:
+    """The first line's size and what its bytes look like - not its text."""
     with open(path, "rb") as fh:
-        head = fh.read(4096)
-    return _truncate(head.split(b"\n", 1)[0].decode("utf-8", "backslashreplace"))
-
-
-def _truncate(text: str) -> str:
-    return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + f"… (+{len(text) - _MAX_TEXT} chars)"
+        head = fh.read(1 << 16)
+    nl = head.find(b"\n")
+    line = head if nl < 0 else head[:nl]
+    return {
+        "bytes": None if nl < 0 else len(line),
+        "line_break": nl >= 0,
+        "bytes_read": len(head),
+        "looks": encoding_guess(line),
+    }
 
 
 def _counts(d: dict) -> str:
@@ -162,23 +189,38 @@ def _counts(d: dict) -> str:
 
 def render(report: dict) -> str:
     """The human-readable (Japanese + English) summary of a :func:`doctor` report."""
-    out = [f"LINE WORKS トークCSV診断 / talk CSV doctor: {report['file']} ({report['size_bytes']:,} bytes)"]
+    out = [
+        f"LINE WORKS トークCSV診断 / talk CSV doctor: {report['file']} ({report['size_bytes']:,} bytes)",
+        f"SHA-256 (出所ID / provenance id): {report['sha256']}",
+    ]
     err = report.get("error")
     if err and "header" not in report:
         out.append(f"読めません / cannot parse: {err['type']}: {err['message']}")
-        out.append(f"1行目 / first line: {report.get('first_line', '')}")
+        first = report.get("first_line") or {}
+        if first:
+            size = (
+                f"{first['bytes']:,} bytes"
+                if first["line_break"]
+                else f"改行なし / no line break in the first {first['bytes_read']:,} bytes"
+            )
+            out.append(f"1行目 / first line: {size}, {first['looks']}")
         return "\n".join(out)
     h = report["header"]
-    columns = ",".join(h["columns"])
-    out.append(f"ヘッダー / header: {h['line']}行目 line {h['line']}, 形式 layout {h['layout']}: {columns}")
+    out.append(
+        f"ヘッダー / header: {h['line']}行目 line {h['line']}, 形式 layout {h['layout']},"
+        f" {h['cells']}列 cells"
+    )
     out.append(
         "列の対応 / columns: "
-        + ", ".join(f"{role}={name}" for role, name in h["roles"].items())
+        + ", ".join(
+            f"{c['column']}={c['role'] or '?'}" + (f" ({c['known_name']})" if c["known_name"] else "")
+            for c in h["columns"]
+        )
         + ("" if "channel" in h["roles"] else '  (チャンネル列なし / no channel column: channel_id = "")')
     )
-    out.append(
-        "未知の列(無視) / unknown columns (ignored): " + (", ".join(h["unknown_columns"]) or "なし / none")
-    )
+    ignored = [f"列 column {c}" for c in h["unknown_columns"]]
+    ignored += [f"列 column {c} (重複 duplicate)" for c in h["duplicate_columns"]]
+    out.append("未知の列(無視) / unknown columns (ignored): " + (", ".join(ignored) or "なし / none"))
     r = report["rows"]
     out.append(
         f"行 / rows: レコード records {r['records']:,}, 取込可 messages {r['messages']:,}, "
@@ -201,8 +243,14 @@ def render(report: dict) -> str:
             rows = ", ".join(str(e["row_number"]) for e in info["examples"])
             out.append(f"  {reason} ({ja} / {en}): {info['count']:,} — 例 e.g. 行 rows {rows}")
             for e in info["examples"]:
-                if "raw" in e:
-                    out.append(f"    {e['row_number']}: {e.get('detail', '')} | {e['raw']}")
+                out.append(f"    {e['row_number']}: {e['detail']}")
+        first = next(iter(q.values()))["examples"][:1]
+        if first:
+            n = first[0]["row_number"]
+            out.append(
+                "  行の中身を見るには / to look at a row (個人データ / personal data; the row starts at"
+                f" that line): sed -n '{n}p' {shlex.quote(report['file'])}"
+            )
     else:
         out.append("隔離 / quarantine: なし / none")
     rc = report["recipients"]
@@ -239,13 +287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--timezone", default="Asia/Tokyo", help="timezone of dates without an offset")
     ap.add_argument("--separator", default=", ", help="separator between recipients in one cell")
     ap.add_argument("--domain-id", default="", help="LINE WORKS domain id (only used for keys)")
-    ap.add_argument("--show-text", action="store_true", help="also print quarantined rows (personal data!)")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     args = ap.parse_args(argv)
     settings = ParseSettings(
         timezone=args.timezone, recipient_separator=args.separator, domain_id=args.domain_id
     )
-    report = doctor(args.file, settings, show_text=args.show_text)
+    report = doctor(args.file, settings)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2, default=_json_default))
     else:

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ from talkarchive import Archive
 from talklog.csvparse import ParseSettings, parse_message_csv
 from talklog.keys import hour_bucket
 from talklog.people import parse_person, split_recipients
+from talklog.provenance import file_sha256
 from talkrender.render import LINK_COLUMNS, RenderSettings, render_activities
 from talkresolve import Friend, Member, Resolver, friend_from_contact, match_name, member_from_user
 
@@ -66,9 +67,71 @@ class Run:
 
 
 # --- archive ------------------------------------------------------------------------------------------
-def archive_file(run: Run, path: str | Path, source: str | None = None) -> dict[str, Any]:
-    """Parse a staged message-contents CSV into the archive; malformed rows go to quarantine."""
-    source = source or Path(path).name
+@dataclass(frozen=True)
+class Source:
+    """Where archived lines came from (provenance): a Monitoring download window or an imported file.
+
+    ``source_id`` is ``monitoring:<from>-<to>`` (UTC) or ``file:<sha256>``: the same file imported twice
+    is one source, and ``lineworks-salesforce archive forget --source <sha256>`` removes its lines again.
+    """
+
+    kind: str  # monitoring | file
+    name: str
+    sha256: str
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    triggered_by: str | None = None
+
+    @classmethod
+    def monitoring(cls, start: datetime, end: datetime, name: str, sha256: str) -> Source:
+        return cls("monitoring", name, sha256, start, end)
+
+    @classmethod
+    def file(cls, name: str, sha256: str, triggered_by: str | None = None) -> Source:
+        return cls("file", name, sha256, triggered_by=triggered_by)
+
+    @property
+    def source_id(self) -> str:
+        if self.kind == "file":
+            return f"file:{self.sha256}"
+        return f"monitoring:{_utc_stamp(self.window_start)}-{_utc_stamp(self.window_end)}"
+
+    def describe(self) -> dict[str, Any]:
+        """What the run summary shows of it (names and hashes, never content)."""
+        out: dict[str, Any] = {"source_id": self.source_id, "kind": self.kind, "name": self.name}
+        if self.kind == "file":
+            out.update(sha256=self.sha256, triggered_by=self.triggered_by)
+        else:
+            out.update(window=[_iso_dt(self.window_start), _iso_dt(self.window_end)], sha256=self.sha256)
+        return out
+
+
+def archive_file(run: Run, path: str | Path, source: Source | None = None) -> dict[str, Any]:
+    """Parse a staged message-contents CSV into the archive; malformed rows go to quarantine.
+
+    ``source`` records where the file came from; without one it is a file import of ``path`` itself
+    (its name and SHA-256). The lines of a file import are remembered per file, so they can be listed
+    and forgotten again (:func:`forget_source`).
+    """
+    if source is None:
+        source = Source.file(Path(path).name, file_sha256(path))
+    source_id = source.source_id
+    run.archive.execute_many(
+        "upsert_source",
+        [
+            {
+                "source_id": source_id,
+                "kind": source.kind,
+                "name": source.name,
+                "sha256": source.sha256,
+                "window_start": _iso_dt(source.window_start),
+                "window_end": _iso_dt(source.window_end),
+                "triggered_by": source.triggered_by,
+                "run_id": run.run_id,
+                "archived_at": _iso_one(pd.Timestamp.now(tz="UTC")),
+            }
+        ],
+    )
     settings = ParseSettings(
         timezone=run.settings.timezone,
         recipient_separator=run.settings.csv_recipient_separator,
@@ -76,44 +139,108 @@ def archive_file(run: Run, path: str | Path, source: str | None = None) -> dict[
     )
     rows = new = 0
     quarantined: Counter[str] = Counter()
-    for chunk in parse_message_csv(path, settings, source=source):
+    for chunk in parse_message_csv(path, settings, source=source_id):
         messages = chunk.messages
         rows += len(messages) + len(chunk.quarantined)
         if not messages.empty:
             frame = messages.assign(
-                sent_at=_iso(messages["sent_at"]), body=messages["text"], run_id=run.run_id
+                sent_at=_iso(messages["sent_at"]), body=messages["text"], run_id=run.run_id, source=source_id
             )
             before = _count(run, "SELECT COUNT(*) FROM lw_messages")
-            run.archive.execute_many(
-                "insert_message",
-                _records(
-                    frame,
-                    [
-                        "message_key",
-                        "domain_id",
-                        "channel_id",
-                        "sent_at",
-                        "sender_raw",
-                        "sender_kind",
-                        "sender_name",
-                        "sender_email",
-                        "recipients_raw",
-                        "body",
-                        "content_kind",
-                        "source",
-                        "run_id",
-                    ],
-                ),
-            )
+            with run.archive.transaction() as conn:
+                run.archive.execute_many(
+                    "insert_message",
+                    _records(
+                        frame,
+                        [
+                            "message_key",
+                            "domain_id",
+                            "channel_id",
+                            "sent_at",
+                            "sender_raw",
+                            "sender_kind",
+                            "sender_name",
+                            "sender_email",
+                            "recipients_raw",
+                            "body",
+                            "content_kind",
+                            "source",
+                            "run_id",
+                        ],
+                    ),
+                    conn,
+                )
+                if source.kind == "file":
+                    run.archive.execute_many(
+                        "insert_message_source",
+                        ({"source_id": source_id, "message_key": k} for k in messages["message_key"]),
+                        conn,
+                    )
             new += _count(run, "SELECT COUNT(*) FROM lw_messages") - before
         if not chunk.quarantined.empty:
-            q = chunk.quarantined.assign(run_id=run.run_id)
+            q = chunk.quarantined.assign(run_id=run.run_id, source=source_id)
             run.archive.execute_many(
                 "insert_quarantine",
                 _records(q, ["source", "row_number", "reason", "raw", "detail", "run_id"]),
             )
             quarantined.update(chunk.quarantined["reason"].tolist())
-    return {"rows": rows, "new_messages": new, "quarantined": dict(quarantined)}
+    return {"rows": rows, "new_messages": new, "quarantined": dict(quarantined), "source": source.describe()}
+
+
+def list_sources(archive: Archive, kind: str | None = None) -> list[dict[str, Any]]:
+    """Every source the archive holds lines of (oldest first), with its counts."""
+    return archive.query("list_sources", {"kind": kind})
+
+
+def source_lines(archive: Archive, source_id: str) -> list[dict[str, Any]]:
+    """The messages an imported file delivered; ``own`` when the file is where they came from first."""
+    return archive.query("source_lines", {"source_id": source_id})
+
+
+def find_source(archive: Archive, sha256_or_id: str) -> dict[str, Any]:
+    """The file source whose SHA-256 (or id ``file:<sha256>``) is given; ``LookupError`` when none."""
+    text = sha256_or_id.strip().lower()
+    sha = text[len("file:") :] if text.startswith("file:") else text
+    if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        raise ValueError("--source: expected the file's SHA-256 (64 hexadecimal digits)")
+    for row in list_sources(archive, "file"):
+        if row["source_id"] == f"file:{sha}":
+            return row
+    raise LookupError(f"--source: no imported file with SHA-256 {sha} in the archive")
+
+
+def forget_source(archive: Archive, source_id: str, run_id: str) -> dict[str, int]:
+    """Remove the lines an imported file brought; the hours they were in are rendered again.
+
+    A message another source also delivered stays (a Monitoring download, or another imported file).
+    Hours that still hold messages become pending (the next ``build`` renders them without the file's
+    lines, only changed Tasks are updated); the Tasks of hours left empty are deleted by the next ``load``.
+    """
+    if not source_id.startswith("file:"):
+        raise ValueError("only imported files can be forgotten (Monitoring downloads are the record)")
+    params = {"source_id": source_id}
+    with archive.transaction() as conn:
+        archive.execute_many("forget_reassign", [params], conn)
+        hours = archive.query("forget_hours", params, conn)
+        forgotten = archive.query("source_counts", params, conn)[0]
+        for statement in ("forget_message_friends", "forget_resolution_issues", "forget_messages"):
+            archive.execute_many(statement, [params], conn)
+        for statement in ("forget_message_sources", "forget_quarantine", "forget_source"):
+            archive.execute_many(statement, [params], conn)
+        emptied = [h for h in hours if archive.query("hour_message_count", h, conn)[0]["n"] == 0]
+        kept = [h for h in hours if h not in emptied]
+        archive.execute_many("insert_pending", kept, conn)
+        stale = [r for h in emptied for r in archive.query("hour_activities", h, conn)]
+        archive.execute_many("delete_pending", emptied, conn)
+        archive.execute_many("delete_outbox_hour", emptied, conn)
+        archive.execute_many("insert_stale_part", ({**r, "run_id": run_id} for r in stale), conn)
+        archive.execute_many("delete_split_hour", stale, conn)
+    return {
+        "messages_removed": int(forgotten["messages"]),
+        "quarantined_removed": int(forgotten["quarantined"]),
+        "hours_rerendered": len(kept),
+        "tasks_to_delete": len(stale),
+    }
 
 
 # --- resolve --------------------------------------------------------------------------------------------
@@ -199,12 +326,22 @@ def resolve(run: Run) -> dict[str, Any]:
 
 
 HISTORY_MODES = ("range", "file", "rerender")
+# No LINE WORKS tenant has talk logs before this (and a date before it is a typo)
+EARLIEST_HISTORY_DAY = date(2010, 1, 1)
+
+
+class HistoryFormError(ValueError):
+    """A ``lineworks_history_import`` form value is wrong; ``field`` names it. Retrying cannot fix it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
 
 
 @dataclass(frozen=True)
 class HistoryRequest:
     """What a ``lineworks_history_import`` trigger asks for: a date range (org-local days, both
-    included) for ``range`` and ``rerender``, a CSV path or URL for ``file``."""
+    included) for ``range`` and ``rerender``, a file name inside the import location for ``file``."""
 
     mode: str
     first_day: date | None = None
@@ -212,31 +349,53 @@ class HistoryRequest:
     file: str = ""
 
 
-def history_request(params: dict[str, Any]) -> HistoryRequest:
+def history_request(
+    params: dict[str, Any],
+    *,
+    max_days: int = 400,
+    file_import_enabled: bool = True,
+    today: date | None = None,
+) -> HistoryRequest:
     """The trigger form's values, checked before anything runs.
 
-    :raises ValueError: naming the field - an unknown mode, a missing file, a date that is not
-        ``YYYY-MM-DD``, a range that ends before it starts.
+    :raises HistoryFormError: (or :class:`~talkpipeline.file_import.ImportRefused` for the file name,
+        both ``ValueError``) naming the field - an unknown mode, file mode switched off, a file name
+        that is empty or leaves the import location, a date that is not a calendar date ``YYYY-MM-DD``
+        between 2010-01-01 and tomorrow, a range that ends before it starts or is longer than
+        ``max_days`` (setting ``import_max_days``). Messages never echo what was typed.
     """
+    if not isinstance(params, dict):
+        raise HistoryFormError("params", "expected the trigger form's fields")
     mode = params.get("mode")
     if mode not in HISTORY_MODES:
-        raise ValueError(f"mode: expected one of {', '.join(HISTORY_MODES)}, got {mode!r}")
+        raise HistoryFormError("mode", f"expected one of {', '.join(HISTORY_MODES)}")
     if mode == "file":
-        file = str(params.get("file") or "").strip()
-        if not file:
-            raise ValueError("file: mode 'file' needs the CSV path or URL")
-        return HistoryRequest(mode, file=file)
+        if not file_import_enabled:
+            raise HistoryFormError("mode", "file imports are switched off (setting file_import_enabled)")
+        from talkpipeline.file_import import import_name  # its ImportRefused names the field too
+
+        return HistoryRequest(mode, file=str(import_name(params.get("file"))))
+    latest = (today or date.today()) + timedelta(days=1)
     days = {}
     for name in ("start", "end"):
-        text = str(params.get(name) or "")
+        value = params.get(name)
+        text = value if isinstance(value, str) else ""
         try:
             if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
                 raise ValueError
             days[name] = date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"{name}: expected a date YYYY-MM-DD, got {params.get(name)!r}") from None
+            shown = f"{len(value)} characters" if isinstance(value, str) else type(value).__name__
+            raise HistoryFormError(name, f"expected a calendar date YYYY-MM-DD, got {shown}") from None
+        if not EARLIEST_HISTORY_DAY <= days[name] <= latest:
+            raise HistoryFormError(name, f"expected a date between {EARLIEST_HISTORY_DAY} and {latest}")
     if days["end"] < days["start"]:
-        raise ValueError(f"end: the range ends ({days['end']}) before it starts ({days['start']})")
+        raise HistoryFormError("end", f"the range ends ({days['end']}) before it starts ({days['start']})")
+    length = (days["end"] - days["start"]).days + 1
+    if length > max_days:
+        raise HistoryFormError(
+            "end", f"the range has {length} days, more than import_max_days ({max_days}); import it in parts"
+        )
     return HistoryRequest(mode, days["start"], days["end"])
 
 
@@ -607,6 +766,14 @@ def _iso(series: pd.Series) -> pd.Series:
 
 def _iso_one(ts: pd.Timestamp) -> str:
     return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_dt(moment: datetime | None) -> str | None:
+    return None if moment is None else _iso_one(pd.Timestamp(moment))
+
+
+def _utc_stamp(moment: datetime | None) -> str:
+    return pd.Timestamp(moment).tz_convert("UTC").strftime("%Y%m%dT%H%M%SZ")
 
 
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:

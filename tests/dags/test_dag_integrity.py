@@ -72,6 +72,31 @@ def test_should_set_retries_on_every_task(dagbag):
             assert task.retries >= 2, f"{dag_id}.{task.task_id} has retries={task.retries}"
 
 
+def test_should_bound_every_task_by_its_configured_execution_timeout(dagbag):
+    """A task that hangs (a ReDoS, a stuck download) is stopped: task_timeout_minutes of the settings file."""
+    from pipeline_settings import file_task_timeouts
+
+    timeouts = file_task_timeouts()
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            assert task.execution_timeout == timeouts[task.task_id], f"{dag_id}.{task.task_id}"
+
+
+def test_should_parse_without_loading_pandas():
+    """The settings read at parse time (timeouts) stay light: every DAG processor parse pays for imports."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from airflow.dag_processing.dagbag import DagBag; "
+        f"bag = DagBag(dag_folder={str(DAGS_FOLDER)!r}); assert bag.dags and not bag.import_errors; "
+        "print('pandas' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"
+
+
 def test_should_serialise_talk_log_runs_on_data_intervals(dagbag):
     from airflow.sdk import CronDataIntervalTimetable
 

@@ -6,6 +6,7 @@ at 02:00 UTC re-reads the two hours before it (the look-back), so one run sees t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -59,6 +60,10 @@ class Org:
             ),
             "LINEWORKS_STAGING_URL": f"file://{tmp / 'staging'}",
         }
+        # the import location of file imports: the default, $AIRFLOW_HOME/imports (shared by the tests'
+        # Airflow home: each test names its files after its own folder)
+        self.imports = Path(env["AIRFLOW_HOME"]) / "imports"
+        self.imports.mkdir(exist_ok=True)
         self.users = {u["userId"]: u for u in lineworks.state_users()}
         self.friends = lineworks.state_friends()
         # The reps are Salesforce users too (matched by e-mail).
@@ -133,10 +138,8 @@ def snapshot(org: Org) -> list[tuple]:
     )
 
 
-def assert_logs_keep_secrets_and_talks_out(org: Org, *runs: subprocess.CompletedProcess) -> None:
-    """The runs' output (task logs at INFO, as ``airflow dags test`` prints them) holds no secret, no
-    access token and no message text (DEVELOPERS.md rule 5; the issue's "No message text in logs")."""
-    output = "".join(run.stdout + run.stderr for run in runs)
+def connection_secrets(org: Org) -> dict[str, str]:
+    """The secrets of both connections (as the environment holds them), by name."""
     lw, sf = org.lineworks, org.salesforce
     secrets = {
         "LINE WORKS client secret": lw.creds.client_secret,
@@ -149,6 +152,15 @@ def assert_logs_keep_secrets_and_talks_out(org: Org, *runs: subprocess.Completed
     ):
         body = [line for line in pem.splitlines() if line and not line.startswith("-----")]
         secrets[name] = body[len(body) // 2]  # any line of the key's body
+    return secrets
+
+
+def assert_logs_keep_secrets_and_talks_out(org: Org, *runs: subprocess.CompletedProcess) -> None:
+    """The runs' output (task logs at INFO, as ``airflow dags test`` prints them) holds no secret, no
+    access token and no message text (DEVELOPERS.md rule 5; the issue's "No message text in logs")."""
+    output = "".join(run.stdout + run.stderr for run in runs)
+    lw, sf = org.lineworks, org.salesforce
+    secrets = connection_secrets(org)
     lw_tokens = [t for (t,) in lw.state._db.execute("SELECT token FROM tokens")]
     sf_tokens = [t for (t,) in sf.state._db.execute("SELECT token FROM tokens")]
     assert lw_tokens and sf_tokens, "a run issued no token: nothing to look for"
@@ -251,9 +263,17 @@ def test_should_change_nothing_on_an_overlapping_backfill_or_history_import(org,
     )
     assert history.returncode == 0, history.stdout[-6000:] + history.stderr[-3000:]
     staged = next((tmp_path / "staging" / "message-contents").glob("*.csv"))
-    from_file = org.import_history({"mode": "file", "file": str(staged)}, "2026-11-22T00:00:00+00:00")
+    name = f"{tmp_path.name}/export.csv"  # a file name inside the import location
+    (org.imports / tmp_path.name).mkdir()
+    (org.imports / name).write_bytes(staged.read_bytes())
+    from_file = org.import_history({"mode": "file", "file": name}, "2026-11-22T00:00:00+00:00")
     assert from_file.returncode == 0, from_file.stdout[-6000:] + from_file.stderr[-3000:]
     assert "'created': 0, 'updated': 0" in history.stdout + history.stderr
+    # provenance in the run summary: the download windows, and the file by its SHA-256 and who imported it
+    sha = hashlib.sha256(staged.read_bytes()).hexdigest()
+    assert "'kind': 'monitoring'" in history.stdout + history.stderr
+    assert f"'sha256': '{sha}'" in from_file.stdout + from_file.stderr
+    assert "'triggered_by':" in from_file.stdout + from_file.stderr
     assert_logs_keep_secrets_and_talks_out(org, history, from_file)
     assert snapshot(org) == before
     assert _writes(org) == writes_before  # zero upserts after the first run
@@ -461,3 +481,44 @@ def test_should_fail_a_wrong_history_form_at_once_without_retries(org):
     assert "new_state=failed" in out and "up_for_retry" not in out
     assert "state=failed" in out.split("DagRun Finished", 1)[1]
     assert org.tasks() == []
+
+
+def _failed_at_once(done: subprocess.CompletedProcess) -> str:
+    out = done.stdout + done.stderr
+    assert "new_state=failed" in out and "up_for_retry" not in out, out[-4000:]
+    assert "state=failed" in out.split("DagRun Finished", 1)[1]
+    return out
+
+
+def test_should_keep_the_connections_secrets_out_of_logs_whatever_file_is_imported(org, tmp_path):
+    """The connections are in the environment (as in a real deployment); a user who may trigger DAGs
+    asks for the worker's environment by path, and for files holding the same secrets (no line break at
+    all, secrets as the header's cells, secrets in bad rows): each run fails on its first try, naming
+    why, and no task log holds any of the secrets."""
+    secrets = connection_secrets(org)
+    environ = "\0".join(f"{k}={v}" for k, v in org.env.items() if k.startswith("AIRFLOW_CONN_")).encode()
+    assert all(
+        v in environ.decode() for v in secrets.values() if v not in (org.salesforce.creds.consumer_secret,)
+    )
+    folder = org.imports / tmp_path.name
+    folder.mkdir()
+    (folder / "environ").write_bytes(environ)  # /proc/self/environ copied in: one "header", no line break
+    (folder / "header.csv").write_text(",".join(secrets.values()) + "\n2026-11-20,a,b,c\n", encoding="utf-8")
+    (folder / "shift_jis.csv").write_bytes(",".join(secrets.values()).encode() + "\n日時".encode("cp932"))
+    cases = {
+        "/proc/self/environ": "file: give a file name inside the import location",
+        "../../../../../../proc/self/environ": "file: '..' is not allowed",
+        f"{tmp_path.name}/environ": "lineworks_history_import: ",
+        f"{tmp_path.name}/header.csv": "lineworks_history_import: ",
+        f"{tmp_path.name}/shift_jis.csv": "lineworks_history_import: ",
+    }
+    outputs = []
+    for i, (name, reason) in enumerate(cases.items()):
+        done = org.import_history({"mode": "file", "file": name}, f"2026-11-2{i}T05:00:00+00:00")
+        out = _failed_at_once(done)
+        assert reason in out, (name, out[-3000:])
+        outputs.append(out)
+    everything = "".join(outputs)
+    leaked = sorted(n for n, v in secrets.items() if v and v in everything)
+    assert not leaked, f"secrets in the task logs: {leaked}"
+    assert org.archive("SELECT COUNT(*) FROM lw_messages") == [(0,)]

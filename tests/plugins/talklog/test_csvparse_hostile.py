@@ -343,8 +343,12 @@ def test_should_read_a_last_row_without_a_newline(tmp_path: Path):
 @pytest.mark.parametrize("tail", [b"downloadLogs error: boom", b"downloadLogs error: boom\n\n"])
 def test_should_refuse_a_file_with_a_download_error_trailer(tmp_path: Path, tail: bytes):
     data = (HEADER_JA + "\n").encode() + good(0) + tail
-    with pytest.raises(DownloadTrailerError, match="downloadLogs error"):
+    with pytest.raises(
+        DownloadTrailerError, match=r"^line 3 is a 'downloadLogs error' trailer \(24 bytes\)"
+    ) as exc:
         parse(_write(tmp_path, data))
+    assert exc.value.line_number == 3 and exc.value.code is None
+    assert "boom" not in str(exc.value)  # the trailer's text is not repeated
 
 
 def test_should_not_mistake_a_message_line_for_the_download_error_trailer(tmp_path: Path):
@@ -361,18 +365,36 @@ def test_should_refuse_unknown_settings():
 
 
 @pytest.mark.parametrize(
-    ("header", "match"),
+    ("header", "match", "reason"),
     [
-        (b"foo,bar,baz\n", r"foo.*bar.*baz"),
-        ("日時,送信者,受信者,チャンネルID,イベント\n".encode(), "audit"),
-        ("日時,送信者,受信者,チャンネルID,トーク\n".encode("shift_jis"), "UTF-8"),
-        (b"", "empty"),
-        (b"\n\n", "empty"),
+        (
+            b"foo,bar,baz\n",
+            r"\(line 1; 3 cells\): no column for date, sender, recipient, text; no cell is a known column",
+            "unknown_columns",
+        ),
+        (
+            "日時,送信者,受信者,チャンネルID,イベント\n".encode(),
+            r"line 1; 5 cells\): no column for text; recognised column 1 \(date\), column 2 \(sender\),"
+            r" column 3 \(recipient\), column 4 \(channel\)\..* Column 5 is named like .*audit-log CSV",
+            "unknown_columns",
+        ),
+        (
+            "日時,送信者,受信者,チャンネルID,トーク\n".encode("shift_jis"),
+            r"header line \(line 1, 39 bytes\) is not UTF-8 .*Shift_JIS.*convert the file to UTF-8",
+            "not_utf8",
+        ),
+        (b"", r"empty: no header line \(0 blank line", "empty"),
+        (b"\n\n", r"empty: no header line \(2 blank line", "empty"),
     ],
+    ids=["unknown_names", "audit_log", "shift_jis", "empty", "blank_lines"],
 )
-def test_should_raise_a_clear_error_for_an_unknown_header(tmp_path: Path, header: bytes, match: str):
-    with pytest.raises(UnknownHeaderError, match=match):
-        parse(_write(tmp_path, header + good(0)[:0]))
+def test_should_raise_a_clear_error_for_an_unknown_header(
+    tmp_path: Path, header: bytes, match: str, reason: str
+):
+    with pytest.raises(UnknownHeaderError, match=match) as exc:
+        parse(_write(tmp_path, header))
+    assert exc.value.reason == reason
+    assert "foo" not in str(exc.value) and "イベント," not in str(exc.value)  # no cell of the file
 
 
 @pytest.mark.parametrize(
@@ -403,7 +425,18 @@ def test_should_find_columns_by_name_and_ignore_unknown_ones(tmp_path: Path):
         "hello,note,2026-11-20T11:00:00+09:00,b@example.com,a@example.com,ch\n"
     ).encode()
     messages, _, parser = parse(_write(tmp_path, data))
-    assert parser.layout.name == "custom" and parser.layout.extra_columns == ("メモ",)
+    assert parser.layout.name == "custom" and parser.layout.extra_positions == (1,)
+    assert parser.layout.names == (
+        "トーク",
+        "",
+        "日時",
+        "受信者",
+        "送信者",
+        "チャンネルid",
+    )  # known names only
+    assert (
+        parser.layout.describe(0) == "column 1 (text)" and parser.layout.describe(1) == "column 2 (ignored)"
+    )
     got = messages.iloc[0]
     assert (got["text"], got["sender_email"], got["recipients_raw"], got["channel_id"]) == (
         "hello",
@@ -447,3 +480,37 @@ def test_should_not_put_message_text_in_quarantine_details(tmp_path: Path):
         _write(tmp_path, build(Case("x", row(sender=""), quarantine="missing_sender"))[0])
     )
     assert not re.search("hello", quarantined["detail"].iloc[0])
+    assert quarantined["detail"].iloc[0] == "column 2 (sender) is empty or blank"
+
+
+@pytest.mark.parametrize(
+    ("case", "detail"),
+    [
+        ("bad_date_word", r"^column 1 \(date\): 9 characters, not a date"),
+        (
+            "bad_date_month_13",
+            r"^column 1 \(date\): 19 characters of digits and separators in no known format",
+        ),
+        ("bad_date_empty", r"^column 1 \(date\) is empty$"),
+        ("header_repeated", r"^column 1 \(date\) holds the date column's name: a repeated header line\?$"),
+        ("extra_cell", r"^expected 5 cells, found 6$"),
+        ("two_cells", r"^expected 5 cells, found 2$"),
+        ("nul_byte", r"^a NUL byte in column 5 \(text\) at byte 61 of the record \(63 bytes\)$"),
+        (
+            "shift_jis_bytes",
+            r"^invalid UTF-8 in column 5 \(text\) at byte 58 of the record \(67 bytes\);"
+            r" the record looks like Shift_JIS",
+        ),
+        ("broken_quote_after_close", r"^text after the closing quote of a cell"),
+        ("unterminated_quote_at_eof", r"^a quoted cell is never closed"),
+        ("lone_cr_in_unquoted_cell", r"^a lone CR \(no LF after it\) outside quotes"),
+        ("message_1_000_001_chars", r"^column 5 \(text\) has 1,000,001 characters \(limit 1,000,000\)$"),
+        ("empty_sender", r"^column 2 \(sender\) is empty or blank$"),
+        ("empty_message", r"^column 5 \(text\) is empty"),
+    ],
+)
+def test_should_say_where_and_why_in_quarantine_details(tmp_path: Path, case: str, detail: str):
+    (found,) = [c for c in CASES if c.id == case]
+    for strict in (False, True):
+        _, quarantined, _ = parse(_write(tmp_path, build(found)[0]), strict=strict)
+        assert re.search(detail, quarantined["detail"].iloc[0]), quarantined["detail"].iloc[0]

@@ -1,7 +1,8 @@
-"""The doctor: a report of how a real export parses, without printing personal data by default."""
+"""The doctor: a report of how a real export parses, without printing any text of the file."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -32,7 +33,12 @@ def export(tmp_path: Path) -> Path:
 def test_should_report_layout_counts_formats_kinds_and_quarantine(export: Path):
     report = doctor(export, ParseSettings())
     assert report["error"] is None
-    assert report["header"]["layout"] == "custom" and report["header"]["unknown_columns"] == ["メモ"]
+    assert report["sha256"] == hashlib.sha256(export.read_bytes()).hexdigest()
+    assert report["size_bytes"] == export.stat().st_size
+    assert report["header"]["layout"] == "custom" and report["header"]["unknown_columns"] == [6]
+    assert report["header"]["roles"] == {"date": 1, "sender": 2, "recipient": 3, "channel": 4, "text": 5}
+    assert report["header"]["columns"][0] == {"column": 1, "role": "date", "known_name": "日時"}
+    assert report["header"]["columns"][5] == {"column": 6, "role": None, "known_name": None}
     assert report["rows"] == {
         "records": 5,
         "messages": 3,
@@ -45,8 +51,19 @@ def test_should_report_layout_counts_formats_kinds_and_quarantine(export: Path):
     assert report["sender_kinds"] == {"member": 1, "external": 1, "bot": 1}
     assert report["content_kinds"] == {"text": 2, "photo": 1}
     assert report["quarantine"] == {
-        "bad_date": {"count": 1, "examples": [{"row_number": 5}]},
-        "missing_sender": {"count": 1, "examples": [{"row_number": 6}]},
+        "bad_date": {
+            "count": 1,
+            "examples": [
+                {
+                    "row_number": 5,
+                    "detail": "column 1 (date): 9 characters, not a date (letters or other characters)",
+                }
+            ],
+        },
+        "missing_sender": {
+            "count": 1,
+            "examples": [{"row_number": 6, "detail": "column 2 (sender) is empty or blank"}],
+        },
     }
     rc = report["recipients"]
     assert rc["with_several_emails"] == 1 and rc["separators_after_an_email"] == {"', '": 1}
@@ -56,11 +73,18 @@ def test_should_report_layout_counts_formats_kinds_and_quarantine(export: Path):
 def test_should_print_a_bilingual_summary_without_message_text(export: Path, capsys):
     assert main([str(export)]) == 0
     out = capsys.readouterr().out
+    sha = hashlib.sha256(export.read_bytes()).hexdigest()
+    assert out.splitlines()[1] == f"SHA-256 (出所ID / provenance id): {sha}"
+    assert f"({export.stat().st_size:,} bytes)" in out.splitlines()[0]
     assert "ヘッダー / header" in out and "日時の形式 / date formats: iso_offset 3, slash 1" in out
-    assert "bad_date" in out and "missing_sender" in out and "メモ" in out
-    assert "秘密" not in out
-    assert main([str(export), "--show-text"]) == 0
-    assert "秘密の内容その2" in capsys.readouterr().out
+    assert "1=date (日時), 2=sender (送信者)" in out and "unknown columns (ignored): 列 column 6" in out
+    assert "5: column 1 (date): 9 characters, not a date" in out and "6: column 2 (sender) is empty" in out
+    assert f"sed -n '5p' {export}" in out
+    assert (
+        "秘密" not in out and "メモ" not in out and "yesterday" not in out
+    )  # no cell, not even the header's
+    with pytest.raises(SystemExit):  # --show-text is gone: the doctor never prints the file's text
+        main([str(export), "--show-text"])
 
 
 def test_should_print_json(export: Path, capsys):
@@ -75,4 +99,6 @@ def test_should_explain_a_file_it_cannot_read(tmp_path: Path, capsys):
     )
     assert main([str(path)]) == 2
     out = capsys.readouterr().out
-    assert "UnknownHeaderError" in out and "audit" in out and "イベント" in out
+    assert "UnknownHeaderError" in out and "audit" in out and "イベント" in out  # our own text
+    assert "Column 5 is named like the event column" in out and "no column for text" in out
+    assert "1行目 / first line: 57 bytes, looks like UTF-8" in out and "送信," not in out

@@ -20,15 +20,15 @@ from talkpipeline import HistoryRequest, history_request
             {"mode": "rerender", "start": "2026-11-20", "end": "2026-11-20"},
             HistoryRequest("rerender", date(2026, 11, 20), date(2026, 11, 20)),
         ),
-        # a file import ignores the dates the form still holds
+        # a file import ignores the dates the form still holds; the name is inside the import location
         (
-            {"mode": "file", "start": "2026-06-30", "end": "2026-06-01", "file": " s3://b/トーク.csv "},
-            HistoryRequest("file", file="s3://b/トーク.csv"),
+            {"mode": "file", "start": "2026-06-30", "end": "2026-06-01", "file": " 2026/トーク.csv "},
+            HistoryRequest("file", file="2026/トーク.csv"),
         ),
     ],
 )
 def test_should_accept_a_complete_form(params, expected):
-    assert history_request(params) == expected
+    assert history_request(params, today=date(2026, 12, 2)) == expected
 
 
 @pytest.mark.parametrize(
@@ -47,4 +47,4 @@ def test_should_accept_a_complete_form(params, expected):
 )
 def test_should_name_the_field_of_a_wrong_form(params, field):
     with pytest.raises(ValueError, match=rf"^{field}: "):
-        history_request(params)
+        history_request(params, today=date(2026, 12, 2))

@@ -1,0 +1,188 @@
+"""The ``lineworks-salesforce`` command line (no Airflow needed).
+
+``archive sources``           every download window and imported file the archive holds lines of
+``archive lines --source S``  the lines imported file ``S`` (its SHA-256) delivered
+``archive forget --source S`` remove them again; the hours they were in are rendered again by the next
+                              run (``lineworks_talk_logs``, or ``lineworks_history_import`` in
+                              ``rerender`` mode), and Tasks of hours left empty are deleted by it
+
+The archive is ``--archive URL`` (SQLAlchemy URL), else ``$LINEWORKS_ARCHIVE_URL``, else the connection
+``AIRFLOW_CONN_LINEWORKS_ARCHIVE`` when it is set in the environment (JSON form), else the SQLite file
+``$AIRFLOW_HOME/lineworks_archive.db`` that the DAGs use without a connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(out)
+        return EXIT_USAGE
+    try:
+        return args.handler(args, out)
+    except CliError as exc:
+        print(f"lineworks-salesforce: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lineworks-salesforce", description=__doc__.split("\n", 1)[0])
+    commands = parser.add_subparsers(title="commands")
+    archive = commands.add_parser("archive", help="the archive database: sources, lines, forget")
+    archive.add_argument("--archive", metavar="URL", help="SQLAlchemy URL of the archive database")
+    sub = archive.add_subparsers(title="archive commands")
+
+    sources = sub.add_parser("sources", help="list the download windows and imported files")
+    sources.add_argument("--kind", choices=["file", "monitoring"], help="only sources of this kind")
+    sources.add_argument("--json", action="store_true", help="one JSON object per line")
+    sources.set_defaults(handler=_sources)
+
+    lines = sub.add_parser("lines", help="list the lines an imported file delivered")
+    lines.add_argument(
+        "--source", required=True, metavar="SHA256", help="the file's SHA-256 (doctor prints it)"
+    )
+    lines.add_argument("--text", action="store_true", help="also print each message's text")
+    lines.set_defaults(handler=_lines)
+
+    forget = sub.add_parser("forget", help="remove the lines an imported file delivered")
+    forget.add_argument("--source", required=True, metavar="SHA256", help="the file's SHA-256")
+    forget.add_argument("--dry-run", action="store_true", help="say what would be removed, change nothing")
+    forget.set_defaults(handler=_forget)
+    return parser
+
+
+def _sources(args: argparse.Namespace, out: TextIO) -> int:
+    from talkpipeline import list_sources
+
+    rows = list_sources(_archive(args), args.kind)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False, default=str), file=out)
+        return 0
+    print(f"{len(rows)} source(s)", file=out)
+    for r in rows:
+        if r["kind"] == "file":
+            what = f"file {r['name']} sha256 {r['sha256']} by {r['triggered_by'] or '-'}"
+        else:
+            what = f"monitoring {r['window_start']} – {r['window_end']}"
+        print(
+            f"{r['archived_at']}  {what}  run {r['run_id']}: {r['messages']} message(s) first seen here,"
+            f" {r['file_lines']} line(s) of the file, {r['quarantined']} quarantined",
+            file=out,
+        )
+    return 0
+
+
+def _lines(args: argparse.Namespace, out: TextIO) -> int:
+    from talkpipeline import source_lines
+
+    archive = _archive(args)
+    source = _source(archive, args.source)
+    rows = source_lines(archive, source["source_id"])
+    print(f"{len(rows)} line(s) from file {source['name']} (sha256 {source['sha256']})", file=out)
+    for r in rows:
+        mark = "" if r["own"] else "  (also from another source: kept by forget)"
+        line = (
+            f"{r['sent_at']}  {r['message_key']}  channel {r['channel_id'] or '-'}  {r['sender_kind']}"
+            f" {r['sender_name']}  {r['content_kind']}  {len(r['body'])} characters{mark}"
+        )
+        print(line, file=out)
+        if args.text:
+            print("    " + r["body"].replace("\n", "\n    "), file=out)
+    return 0
+
+
+def _forget(args: argparse.Namespace, out: TextIO) -> int:
+    from talkpipeline import forget_source, source_lines
+
+    archive = _archive(args)
+    source = _source(archive, args.source)
+    if args.dry_run:
+        rows = source_lines(archive, source["source_id"])
+        own = sum(1 for r in rows if r["own"])
+        print(
+            f"would remove {own} message(s) of file {source['name']} ({len(rows) - own} kept: also from"
+            f" another source) and {source['quarantined']} quarantined row(s)",
+            file=out,
+        )
+        return 0
+    done = forget_source(archive, source["source_id"], run_id=f"cli-forget-{source['sha256'][:12]}")
+    print(
+        f"forgot file {source['name']} (sha256 {source['sha256']}): {done['messages_removed']} message(s)"
+        f" and {done['quarantined_removed']} quarantined row(s) removed; {done['hours_rerendered']} hour(s)"
+        f" to render again and {done['tasks_to_delete']} Task(s) to delete on the next run"
+        " (lineworks_talk_logs, or lineworks_history_import in rerender mode)",
+        file=out,
+    )
+    return 0
+
+
+def _source(archive: Any, sha: str) -> dict[str, Any]:
+    from talkpipeline import find_source
+
+    try:
+        return find_source(archive, sha)
+    except (ValueError, LookupError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _archive(args: argparse.Namespace):
+    from talkarchive import Archive
+
+    archive = Archive(archive_url_from(args.archive, os.environ))
+    archive.create_schema()
+    return archive
+
+
+def archive_url_from(option: str | None, env: dict[str, str] | os._Environ) -> str:
+    """Where the archive is: the option, ``LINEWORKS_ARCHIVE_URL``, the Airflow connection in the
+    environment, or the default SQLite file (which must exist)."""
+    from talkarchive import archive_url
+
+    if option:
+        return option
+    if env.get("LINEWORKS_ARCHIVE_URL"):
+        return env["LINEWORKS_ARCHIVE_URL"]
+    conn = env.get("AIRFLOW_CONN_LINEWORKS_ARCHIVE")
+    if conn:
+        try:
+            fields = json.loads(conn)
+            if not isinstance(fields, dict):
+                raise ValueError
+        except ValueError:
+            raise CliError(
+                "AIRFLOW_CONN_LINEWORKS_ARCHIVE is not in JSON form; pass --archive URL instead"
+            ) from None
+        try:
+            return archive_url(
+                str(fields.get("conn_type") or ""),
+                fields.get("host"),
+                fields.get("login"),
+                fields.get("password"),
+                fields.get("port"),
+                fields.get("schema"),
+            )
+        except ValueError as exc:
+            raise CliError(f"AIRFLOW_CONN_LINEWORKS_ARCHIVE: {exc}") from None
+    home = env.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    path = Path(home) / "lineworks_archive.db"
+    if not path.exists():
+        raise CliError(f"no archive at {path}; pass --archive URL (or set AIRFLOW_HOME)")
+    return f"sqlite:///{path}"
