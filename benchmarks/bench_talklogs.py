@@ -719,7 +719,8 @@ def _pipeline_pass(
 ) -> dict:
     from hooks.lineworks import LineWorksHook
     from hooks.salesforce import SalesforceActivityHook
-    from talkpipeline import archive_file, build, load, refresh_directory, resolve
+    from talklog.provenance import file_sha256
+    from talkpipeline import Source, archive_file, build, load, refresh_directory, resolve
 
     steps = _Steps(sandbox, label)
     path = tmp / f"{run.run_id}.csv"
@@ -730,7 +731,11 @@ def _pipeline_pass(
             LineWorksHook().download_message_contents(start, end, path, language=run.settings.csv_language)
         ),
     )
-    steps("archive", lambda: archive_file(run, path))
+    # as the DAG's archive task does: a Monitoring source, with the staged file's SHA-256
+    steps(
+        "archive",
+        lambda: archive_file(run, path, source=Source.monitoring(start, end, path.name, file_sha256(path))),
+    )
     steps("refresh_directory", lambda: refresh_directory(run, LineWorksHook()))
     steps("resolve", lambda: resolve(run))
     steps("build", lambda: build(run, SalesforceActivityHook()))
@@ -807,7 +812,8 @@ def _bench_history(sandbox: SandboxProcess, creds, sf_creds, messages: int, tena
 
     from hooks.lineworks import DOWNLOAD_MAX_WINDOW, LineWorksHook, split_windows
     from hooks.salesforce import SalesforceActivityHook
-    from talkpipeline import archive_file, build, load, refresh_directory, resolve
+    from talklog.provenance import file_sha256
+    from talkpipeline import Source, archive_file, build, load, refresh_directory, resolve
 
     overrides = {**tenant, "messages": messages, "days": HISTORY_DAYS}
     domain_id, rows, seeded, setup, sc = _tenant(sandbox, creds, sf_creds, overrides, "history import")
@@ -832,7 +838,11 @@ def _bench_history(sandbox: SandboxProcess, creds, sf_creds, messages: int, tena
                 hook.download_message_contents(lo, hi, path, language=run.settings.csv_language)
             ),
         )
-        steps("archive", lambda: archive_file(run, path, source=f"history-{lo:%Y%m%d}-{hi:%Y%m%d}.csv"))
+        name = f"history-{lo:%Y%m%d}-{hi:%Y%m%d}.csv"
+        steps(
+            "archive",
+            lambda: archive_file(run, path, source=Source.monitoring(lo, hi, name, file_sha256(path))),
+        )
         path.unlink(missing_ok=True)
         if clock() - started > HISTORY_LIMIT_S:
             stopped = f"after window {i}/{len(windows)}"
