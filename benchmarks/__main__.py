@@ -6,9 +6,14 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import bench_lineworks, bench_loader, bench_talklogs
+from benchmarks import bench_lineworks, bench_loader, bench_redact, bench_talklogs
 
-BENCHMARKS = {"lineworks": bench_lineworks.run, "loader": bench_loader.run, "talklogs": bench_talklogs.run}
+BENCHMARKS = {
+    "lineworks": bench_lineworks.run,
+    "loader": bench_loader.run,
+    "talklogs": bench_talklogs.run,
+    "redact": bench_redact.run,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -13,7 +13,15 @@
 
 from __future__ import annotations
 
-from talkrender.redact import CARD_NUMBER_PATTERN, REDACTED, compile_patterns, redact_series, redact_text
+from talkrender.redact import (
+    CARD_NUMBER_PATTERN,
+    REDACTED,
+    RedactPattern,
+    compile_patterns,
+    redact_list,
+    redact_series,
+    redact_text,
+)
 from talkrender.render import (
     CONTINUATION_HEADER,
     CONTINUATION_INDENT,
@@ -38,12 +46,14 @@ __all__ = [
     "MESSAGE_COLUMNS",
     "REDACTED",
     "Part",
+    "RedactPattern",
     "RenderResult",
     "RenderSettings",
     "activity_key",
     "compile_patterns",
     "placement_fields",
     "record_hash",
+    "redact_list",
     "redact_series",
     "redact_text",
     "render_activities",

@@ -74,7 +74,7 @@ import pandas as pd
 
 from salesforce_model.activity import DESCRIPTION_MAX, SUBJECT_DEFAULT, TASK_KEY_MAX_LENGTH
 from talklog.keys import utc_iso_strings
-from talkrender.redact import REDACTED, compile_patterns
+from talkrender.redact import RedactPattern, compile_patterns, redact_list
 
 MESSAGE_COLUMNS = (
     "message_key",
@@ -124,7 +124,7 @@ class RenderSettings:
     subject_template: str = SUBJECT_DEFAULT
     status: str = "Completed"
     max_description: int = DESCRIPTION_MAX
-    # Python regular expressions; matches in the message text become "[非表示]" before anything else.
+    # RE2 regular expressions (talkrender.redact); matches in the message text become "[非表示]" first.
     redact_patterns: tuple[str, ...] = ()
     arrow: str = " → "
 
@@ -394,15 +394,13 @@ _MARKERS: dict[str, tuple[str, re.Pattern[str]]] = {
 _BREAKS = re.compile(r"\s*\n\s*")
 
 
-def render_body(content_kind: str, text: str, patterns: Sequence[re.Pattern[str]] = ()) -> str:
+def render_body(content_kind: str, text: str, patterns: Sequence[RedactPattern] = ()) -> str:
     """The part of a line after ``送信者 → 受信者: `` for one message (redaction included)."""
     return _render_bodies([content_kind], [text], patterns)[0]
 
 
-def _render_bodies(kinds: list[str], texts: list[str], patterns: Sequence[re.Pattern[str]]) -> list[str]:
-    for regex in patterns:
-        sub = regex.sub
-        texts = [sub(REDACTED, t) for t in texts]
+def _render_bodies(kinds: list[str], texts: list[str], patterns: Sequence[RedactPattern]) -> list[str]:
+    texts = redact_list(texts, patterns)
     markers = _MARKERS
     return [
         _finish_body(k, t) if k in markers or "\n" in t or "\r" in t else t
@@ -681,18 +679,18 @@ def _template_fields(template: str) -> frozenset[str]:
 
 
 def _check_template(template: str) -> None:
-    if not isinstance(template, str) or not template.strip():
-        raise ValueError("subject_template: expected a non-empty string")
+    """The one subject-template check (``pipeline_settings.checks.subject_template``): allow-listed fields
+    only, no attribute/index access or conversions; the error names the field, never echoes the template."""
+    from pipeline_settings.checks import subject_template
+    from pipeline_settings.errors import Invalid
+
+    failure = None
     try:
-        fields = _template_fields(template)
-        unknown = sorted(fields - SUBJECT_FIELDS)
-        if unknown:
-            raise ValueError(f"unknown field(s) {', '.join('{' + f + '}' for f in unknown)}")
-        template.format(date="2025/01/01", hour="00", friend="x", part=1)
-    except (ValueError, KeyError, IndexError, AttributeError) as exc:
-        raise ValueError(
-            f"subject_template {template!r}: {exc} (fields: {{date}}, {{hour}}, {{friend}}, {{part}})"
-        ) from None
+        subject_template("subject_template", template)
+    except Invalid as exc:
+        failure = exc.error("render settings")
+    if failure is not None:
+        raise failure
 
 
 def _subject(template: str, fields: frozenset[str], **values: Any) -> str:

@@ -11,6 +11,20 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.common.validation import (
+    BadRequest,
+    check_int,
+    check_list,
+    check_number,
+    check_object,
+    check_text,
+    safe_name,
+)
+
+MAX_QUEUED = 10_000  # queued fault entries (a sandbox limit: each one is checked on every call)
+MAX_COUNT = 1_000_000_000
 
 
 @dataclass
@@ -37,8 +51,10 @@ class FaultPlan:
         """Make the next ``count`` calls matching ``target`` fail with ``kind``."""
         self._check_kind(kind)
         if count < 1:
-            raise ValueError("count must be >= 1")
+            raise BadRequest("count must be >= 1")
         with self._lock:
+            if len(self._queued) >= MAX_QUEUED:
+                raise BadRequest(f"at most {MAX_QUEUED:,} faults can be queued; clear them first")
             self._queued.append(_Queued(target, kind, count))
 
     def set_random(
@@ -46,11 +62,11 @@ class FaultPlan:
     ) -> None:
         """Fail a share ``rate`` (0..1) of matching calls with a kind drawn from ``kinds``."""
         if not 0.0 <= rate <= 1.0:
-            raise ValueError("rate must be between 0 and 1")
+            raise BadRequest("rate must be between 0 and 1")
         for kind in kinds:
             self._check_kind(kind)
         if rate and not kinds:
-            raise ValueError("a random fault rate needs at least one kind")
+            raise BadRequest("a random fault rate needs at least one kind")
         with self._lock:
             self._rate, self._rate_kinds = rate, tuple(kinds)
             self._rate_targets = tuple(targets or ["*"])
@@ -101,22 +117,48 @@ class FaultPlan:
 
     def _check_kind(self, kind: str) -> None:
         if kind not in self.allowed_kinds:
-            raise ValueError(f"unknown fault kind {kind!r}; allowed: {sorted(self.allowed_kinds)}")
+            raise BadRequest(f"unknown fault kind {safe_name(kind)}; allowed: {sorted(self.allowed_kinds)}")
 
 
 def _matches(target: str, operation: str) -> bool:
     return target == "*" or operation == target or operation.startswith(target + ".")
 
 
-def apply_fault_request(plan: FaultPlan, data: dict) -> dict:
+def apply_fault_request(plan: FaultPlan, data: Any) -> dict:
     """The control API's ``POST /_sandbox/faults`` body, for every sandbox.
 
     ``{"target": "contacts", "kind": "503", "count": 2}`` queues faults; ``{"random": {"rate": 0.1,
-    "kinds": [...], "seed": 1, "targets": ["*"]}}`` sets the random fault rate.
+    "kinds": [...], "seed": 1, "targets": ["*"]}}`` sets the random fault rate. Every value is checked
+    before the plan changes (a target that is not a string would break every later call).
+
+    :raises BadRequest: naming the field, never echoing its value.
     """
+    check_object(data, "the fault request")
     if "random" in data:
-        r = data["random"]
-        plan.set_random(float(r["rate"]), list(r.get("kinds", [])), int(r.get("seed", 0)), r.get("targets"))
+        r = check_object(data["random"], "random")
+        rate = check_number(r.get("rate"), "random.rate", minimum=0.0, maximum=1.0)
+        kinds = [
+            check_text(k, f"random.kinds[{i}]", max_length=64)
+            for i, k in enumerate(check_list(r.get("kinds", []), "random.kinds", max_items=100))
+        ]
+        seed = check_int(r.get("seed", 0), "random.seed", minimum=-(2**63), maximum=2**63 - 1)
+        targets = r.get("targets")
+        if targets is not None:
+            targets = [
+                _target(t, f"random.targets[{i}]")
+                for i, t in enumerate(check_list(targets, "random.targets", max_items=100))
+            ]
+        plan.set_random(float(rate), kinds, seed, targets)
     else:
-        plan.add(data["target"], str(data["kind"]), int(data.get("count", 1)))
+        target = _target(data.get("target"), "target")
+        kind = data.get("kind")
+        if isinstance(kind, int) and not isinstance(kind, bool):
+            kind = str(kind)  # {"kind": 503} as well as {"kind": "503"}
+        kind = check_text(kind, "kind", max_length=64)
+        count = check_int(data.get("count", 1), "count", minimum=1, maximum=MAX_COUNT)
+        plan.add(target, kind, count)
     return plan.describe()
+
+
+def _target(value: Any, where: str) -> str:
+    return check_text(value, where, min_length=1, max_length=200)  # type: ignore[return-value]

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from sandbox.common.validation import BadRequest, check_int, check_list, check_object, check_text
 from sandbox.lineworks.errors import InvalidParameter
 
 EVENT_TYPES = frozenset({"message", "postback", "join", "leave", "joined", "left", "begin", "end"})
@@ -34,30 +35,42 @@ def build_event(spec: dict[str, Any], domain_id: int) -> dict[str, Any]:
     "postback": "..."}``, ``{"type": "postback", "userId": "...", "data": "..."}``, or
     ``{"type": "joined", "channelId": "...", "members": [...]}``.
     """
+    try:
+        return _build_event(spec, domain_id)
+    except BadRequest as exc:
+        raise InvalidParameter(str(exc)) from None
+
+
+def _build_event(spec: dict[str, Any], domain_id: int) -> dict[str, Any]:
     if "event" in spec:
-        return spec["event"]
+        return check_object(spec["event"], "event")
     etype = spec.get("type")
-    if etype not in EVENT_TYPES:
+    if not isinstance(etype, str) or etype not in EVENT_TYPES:
         raise InvalidParameter(f"event type must be one of {sorted(EVENT_TYPES)}")
     source: dict[str, Any] = {}
     if etype in _WITH_USER:
         if not spec.get("userId"):
             raise InvalidParameter(f"a {etype} event needs userId")
-        source["userId"] = spec["userId"]
+        source["userId"] = check_text(spec["userId"], "userId", max_length=256)
     if spec.get("channelId"):
-        source["channelId"] = spec["channelId"]
-    source["domainId"] = int(spec.get("domainId", domain_id))
-    issued = spec.get("issuedTime") or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        source["channelId"] = check_text(spec["channelId"], "channelId", max_length=256)
+    domain = spec.get("domainId", domain_id)
+    if isinstance(domain, str) and domain.isascii() and domain.isdigit() and len(domain) <= 18:
+        domain = int(domain)
+    source["domainId"] = check_int(domain, "domainId", minimum=0, maximum=2**53)
+    issued = check_text(spec.get("issuedTime"), "issuedTime", max_length=64, nullable=True)
+    issued = issued or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     event: dict[str, Any] = {"type": etype, "source": source, "issuedTime": issued}
     if etype == "message":
         content = spec.get("content") or {"type": "text", "text": spec.get("text", "")}
+        check_object(content, "content")
         if spec.get("postback") is not None:
             content = {**content, "postback": spec["postback"]}
         event["content"] = content
     elif etype == "postback":
         event["data"] = spec.get("data", "")
     elif etype in ("joined", "left"):
-        event["members"] = list(spec.get("members", []))
+        event["members"] = list(check_list(spec.get("members", []), "members", max_items=10_000))
     return event
 
 
@@ -72,9 +85,10 @@ async def deliver(bot: dict[str, Any], event: dict[str, Any], ca_bundle: str | N
         "X-WORKS-BotId": str(bot["botId"]),
         "X-WORKS-Signature": sign(body, bot["secret"] or ""),
     }
-    async with httpx.AsyncClient(verify=ca_bundle or True, timeout=30) as client:
-        try:
+    try:
+        async with httpx.AsyncClient(verify=ca_bundle or True, timeout=30) as client:
             response = await client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return {"delivered": False, "error": type(exc).__name__, "event": event}
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+        # an unreachable or malformed callback URL, or a CA file that cannot be loaded: not delivered
+        return {"delivered": False, "error": type(exc).__name__, "event": event}
     return {"delivered": response.status_code == 200, "status": response.status_code, "event": event}

@@ -8,13 +8,18 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from sandbox.common.faults import apply_fault_request
+from sandbox.common.jsonbody import read_json
+from sandbox.common.validation import BadRequest
 from sandbox.lineworks import callbacks
-from sandbox.lineworks.errors import InvalidParameter, LineWorksError
+from sandbox.lineworks.errors import InvalidParameter, LineWorksError, MissingParameter
 from sandbox.lineworks.protocol import error_response
+from sandbox.lineworks.seeding import check_app, check_bot
 from sandbox.lineworks.state import LineWorksState
 
 PREFIX = "/_sandbox"
@@ -24,13 +29,8 @@ def build_router(state: LineWorksState) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
 
     async def body(request: Request) -> dict:
-        try:
-            data = await request.json()
-        except ValueError:
-            raise InvalidParameter("control requests take a JSON body") from None
-        if not isinstance(data, dict):
-            raise InvalidParameter("control requests take a JSON object")
-        return data
+        """The JSON object of a control request (size, depth and strictness: sandbox.common.jsonbody)."""
+        return await read_json(request, _control_error, expect=dict, what="the control request body")
 
     def guarded(fn):
         async def wrapper(request: Request) -> Response:
@@ -38,8 +38,22 @@ def build_router(state: LineWorksState) -> APIRouter:
                 return await fn(request)
             except LineWorksError as exc:
                 return error_response(exc)
-            except (KeyError, ValueError, TypeError) as exc:
-                return error_response(InvalidParameter(f"bad control request: {exc}"))
+            except BadRequest as exc:  # a checked value: the message names the field, not the value
+                return error_response(InvalidParameter(str(exc)))
+            except KeyError as exc:
+                return error_response(
+                    MissingParameter(f"bad control request: {exc.args[0]!r:.60} is required")
+                )
+            except (
+                ValueError,
+                TypeError,
+                AttributeError,
+                OverflowError,
+                RecursionError,
+                sqlite3.Error,
+            ) as exc:
+                # Python's own messages may quote the value (int("...")): only the kind of failure is told.
+                return error_response(InvalidParameter(f"bad control request ({type(exc).__name__})"))
 
         wrapper.__name__ = fn.__name__
         return wrapper
@@ -67,7 +81,7 @@ def build_router(state: LineWorksState) -> APIRouter:
 
     @guarded
     async def add_faults(request: Request) -> Response:
-        return JSONResponse(apply_fault_request(state.faults, await request.json()))
+        return JSONResponse(apply_fault_request(state.faults, await body(request)))
 
     @guarded
     async def clear_faults(request: Request) -> Response:
@@ -76,21 +90,15 @@ def build_router(state: LineWorksState) -> APIRouter:
 
     @guarded
     async def add_app(request: Request) -> Response:
-        data = await body(request)
-        state.register_app(
-            data["clientId"],
-            data["clientSecret"],
-            data["serviceAccount"],
-            data["publicKey"],
-            data.get("scopes", []),
-        )
-        return JSONResponse({"clientId": data["clientId"]}, status_code=201)
+        app = check_app(await body(request), "app")
+        state.register_app(*app)
+        return JSONResponse({"clientId": app[0]}, status_code=201)
 
     @guarded
     async def add_bot(request: Request) -> Response:
-        data = await body(request)
-        state.register_bot(data["botId"], data["secret"], data.get("callbackUrl"), data.get("name", "Bot"))
-        return JSONResponse({"botId": str(data["botId"])}, status_code=201)
+        bot = check_bot(await body(request), "bot")
+        state.register_bot(*bot)
+        return JSONResponse({"botId": bot[0]}, status_code=201)
 
     @guarded
     async def bot_messages(request: Request) -> Response:
@@ -119,3 +127,7 @@ def build_router(state: LineWorksState) -> APIRouter:
     router.add_api_route("/bots/{bot_id}/callbacks", send_callback, methods=["POST"])
     router.add_api_route("/stats", stats, methods=["GET"])
     return router
+
+
+def _control_error(message: str) -> InvalidParameter:
+    return InvalidParameter(message)

@@ -25,6 +25,11 @@ CONTACTS_COUNT_DEFAULT, CONTACTS_COUNT_MAX = 100, 500  # DOC:contact-list
 USERS_COUNT_DEFAULT, USERS_COUNT_MAX = 100, 100  # UNCONFIRMED (third-party lib default 100)
 JWT_MAX_LIFETIME_SECONDS = 3600  # "最長 60 分有効" (qiita iwaohig ba41a43a5fc46ba07051)
 
+# --- request sizes: the sandbox's own caps (UNCONFIRMED: LINE WORKS documents none) ---------------
+JWT_MAX_LENGTH = 16_384  # an RS256 assertion is under 1 KB
+TOKEN_FORM_MAX_BYTES = 64 * 1024
+API_JSON_MAX_BYTES = 1024 * 1024  # a bot message: text up to 2,000 characters, templates, flex
+
 # --- bot message content (DOC:bot-send-content and subpages, DOC:bot-actionobject) ----------------
 TEXT_MAX = 2000  # DOC:bot-send-text
 BUTTONS_MAX = 10  # DOC:bot-send-button

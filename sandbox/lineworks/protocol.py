@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from sandbox.common.jsonbody import parse_json, read_body
 from sandbox.common.server import reset_connection
 from sandbox.lineworks import limits
 from sandbox.lineworks.errors import (
@@ -38,6 +38,10 @@ def error_response(exc: LineWorksError | OAuthError) -> JSONResponse:
     """The single place where errors become HTTP answers."""
     headers = getattr(exc, "headers", None) or {}
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+def _form_error(message: str) -> OAuthError:
+    return OAuthError("invalid_request", message)
 
 
 class _Reset(Exception):
@@ -101,8 +105,11 @@ class LineWorksProtocol:
             content_type = request.headers.get("content-type", "")
             if not content_type.startswith("application/x-www-form-urlencoded"):
                 raise OAuthError("invalid_request", "Content-Type must be application/x-www-form-urlencoded")
+            raw = await read_body(
+                request, _form_error, max_bytes=limits.TOKEN_FORM_MAX_BYTES, what="the form body"
+            )
             try:
-                form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+                form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
             except UnicodeDecodeError:
                 raise OAuthError("invalid_request", "the form body is not UTF-8") from None
             return JSONResponse(self.state.issue_token(form), headers={"Cache-Control": "no-store"})
@@ -160,10 +167,7 @@ class LineWorksProtocol:
         def handler(_: TokenInfo) -> Response:
             if not request.headers.get("content-type", "").startswith("application/json"):
                 raise InvalidParameter("Content-Type must be application/json")
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                raise InvalidParameter("request body is not valid JSON") from None
+            body = parse_json(raw, InvalidParameter, max_bytes=limits.API_JSON_MAX_BYTES)
             self.state.send_bot_message(bot_id, kind, target, body)
             return Response(status_code=201)  # "201 Created", no JSON body (DOC:bot-user-message-send)
 

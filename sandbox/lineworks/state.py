@@ -14,9 +14,11 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import re
 import secrets
 import sqlite3
+import string
 import threading
 import time
 from collections import Counter
@@ -26,12 +28,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jwt
 
-from sandbox.common.config import merge_config
+from sandbox.common.config import Check, boolean, choice, integer, mapping, merge_config, number, text
 from sandbox.common.faults import FaultPlan
+from sandbox.common.validation import BadRequest
 from sandbox.lineworks import limits
 from sandbox.lineworks.errors import (
     Forbidden,
@@ -73,6 +76,58 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "csv_recipient_separator": ", ",  # UNCONFIRMED: how several recipients share one cell
     "callback_ca_bundle": None,  # CA file the callback sender trusts (None: system CAs)
 }
+
+
+def _time_zone(value: str, where: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise BadRequest(f"{where} must be an IANA time zone name such as Asia/Tokyo") from None
+    return value
+
+
+def _member_format(value: str, where: str) -> str:
+    """A ``str.format`` template using only ``{name}`` and ``{email}`` (no attributes, specs, widths)."""
+    try:
+        parts = list(string.Formatter().parse(value))
+    except ValueError:
+        raise BadRequest(f"{where} is not a valid template (use {{name}} and {{email}})") from None
+    for _, field_name, spec, conversion in parts:
+        if field_name is not None and (field_name not in ("name", "email") or spec or conversion):
+            raise BadRequest(f"{where} may only use the fields {{name}} and {{email}}")
+    return value
+
+
+def _existing_file(value: str, where: str) -> str:
+    if "\0" in value or not Path(value).is_file():
+        raise BadRequest(f"{where} must be the path of an existing CA file")
+    return value
+
+
+# The type and range of every config value (PATCH /_sandbox/config, the scenario file's "config"). The
+# ranges are the sandbox's own sanity bounds (docs/sandbox.md), wide enough for every test and benchmark.
+DAY = 86400
+CONFIG_CHECKS: dict[str, Check] = {
+    "token_lifetime": integer(1, 365 * DAY),
+    "refresh_token_rotation": boolean(),
+    "rate_limits": mapping(
+        text(64, min_length=1, pattern=r"[A-Za-z0-9_.-]+"), integer(0, 1_000_000_000), max_items=64
+    ),
+    "contacts_max_results": integer(1, 10_000_000),
+    "download_host": text(253, min_length=1, pattern=r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]", nullable=True),
+    "download_url_ttl": number(0, 7 * DAY),
+    "download_slot_timeout": number(0, 7 * DAY),
+    "concurrent_download_status": integer(400, 499),
+    "rate_window_seconds": number(0.001, DAY),
+    "injected_rate_limit_reset": integer(0, DAY),
+    "csv_bom": boolean(),
+    "csv_date_format": choice("iso", "slash", "dash"),
+    "csv_timezone": text(64, min_length=1, extra=_time_zone),
+    "csv_member_format": text(200, extra=_member_format),
+    "csv_recipient_separator": text(16),
+    "callback_ca_bundle": text(4096, min_length=1, nullable=True, extra=_existing_file),
+}
+assert set(CONFIG_CHECKS) == set(DEFAULT_CONFIG), "every config key needs a check"
 
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:\d{2})$")
 _SCHEMA = """
@@ -159,8 +214,8 @@ class LineWorksState:
 
     def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
         try:
-            merged = merge_config(DEFAULT_CONFIG, self.config, changes)
-        except ValueError as exc:
+            merged = merge_config(DEFAULT_CONFIG, self.config, changes, CONFIG_CHECKS)
+        except BadRequest as exc:
             raise InvalidParameter(str(exc)) from None
         with self._lock:
             self.config = merged
@@ -229,7 +284,7 @@ class LineWorksState:
             "SELECT client_secret, service_account, public_key, scopes FROM apps WHERE client_id = ?",
             (client_id,),
         ).fetchone()
-        if app is None or not hmac.compare_digest(app[0], client_secret):
+        if app is None or not _same_secret(app[0], client_secret):
             raise OAuthError("invalid_client", "client authentication failed", status=401)
         self.calls[f"token.{'jwt' if grant_type == JWT_BEARER else grant_type}"] += 1
         if grant_type == JWT_BEARER:
@@ -262,24 +317,34 @@ class LineWorksState:
             raise OAuthError("invalid_request", "assertion is required")
         if "=" in assertion:
             raise OAuthError("invalid_grant", "assertion must be base64url encoded without padding")
+        if len(assertion) > limits.JWT_MAX_LENGTH:
+            raise OAuthError("invalid_grant", "assertion is too long")
         try:
             header = jwt.get_unverified_header(assertion)
             unverified = jwt.decode(assertion, options={"verify_signature": False})
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError, RecursionError):  # RecursionError: JSON nested too deeply
             raise OAuthError("invalid_grant", "assertion is not a valid JWT") from None
         if header.get("alg") != "RS256":
             raise OAuthError("invalid_grant", "assertion must be signed with RS256")
         for claim in ("iat", "exp"):
             value = unverified.get(claim)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or abs(value) > 2**53
+            ):
                 raise OAuthError("invalid_grant", f"{claim} must be a number (Unix seconds)")
+        for claim in ("iss", "sub"):
+            if not isinstance(unverified.get(claim), str):
+                raise OAuthError("invalid_grant", f"{claim} must be a string")
         try:
             claims = jwt.decode(
                 assertion, public_key, algorithms=["RS256"], options={"require": ["iss", "sub", "iat", "exp"]}
             )
         except jwt.ExpiredSignatureError:
             raise OAuthError("invalid_grant", "assertion has expired") from None
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
             raise OAuthError("invalid_grant", "assertion signature or claims are invalid") from None
         if claims["iss"] != client_id:
             raise OAuthError("invalid_grant", "iss must be the client ID")
@@ -482,7 +547,8 @@ class LineWorksState:
         bot_filter = params.get("botMessageFilterType") or "include"
         if bot_filter not in ("include", "exclude", "only"):
             raise InvalidParameter("botMessageFilterType must be include, exclude or only")
-        if params.get("domainId") and not (params["domainId"].isascii() and params["domainId"].isdigit()):
+        domain = params.get("domainId")
+        if domain and not (domain.isascii() and domain.isdigit() and len(domain) <= 18):
             raise InvalidParameter("domainId must be an integer")
         if params.get("domainId") and int(params["domainId"]) != self.domain_id:
             raise Forbidden("no access to that domain")
@@ -679,10 +745,15 @@ _ISO = "%Y-%m-%dT%H:%M:%S%z"
 _DATE_FORMATS = {"iso": _ISO, "slash": "%Y/%m/%d %H:%M:%S", "dash": "%Y-%m-%d %H:%M:%S"}
 
 
+def _same_secret(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison of secrets of any characters (``compare_digest`` refuses non-ASCII str)."""
+    return hmac.compare_digest((expected or "").encode("utf-8"), (given or "").encode("utf-8", "replace"))
+
+
 def _count_param(value: str | None, default: int, maximum: int) -> int:
     if value is None or value == "":
         return default
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
+    if not (value.isascii() and value.isdigit()) or len(value) > 9 or not 1 <= int(value) <= maximum:
         raise InvalidParameter(f"count must be an integer from 1 to {maximum}")
     return int(value)
 
@@ -696,13 +767,19 @@ def _encode_cursor(query_id: str, offset: int) -> str:
     return base64.b64encode(raw).decode()
 
 
+_MAX_CURSOR_OFFSET = 2**31 - 1
+
+
 def _decode_cursor(cursor: str, query_id: str) -> int:
     try:
         doc = json.loads(base64.b64decode(cursor.encode(), validate=True)[2:])
         if doc["q"] != hashlib.sha1(query_id.encode()).hexdigest()[:8]:
             raise ValueError("cursor belongs to another query")
-        return int(doc["o"])
-    except (ValueError, KeyError, TypeError):
+        offset = doc["o"]
+        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= _MAX_CURSOR_OFFSET:
+            raise ValueError("offset out of range")
+        return offset
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise InvalidParameter("cursor is invalid (URL-encode it when sending it back)") from None
 
 

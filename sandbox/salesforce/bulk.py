@@ -32,7 +32,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import logging
 import queue
 import threading
@@ -44,6 +43,7 @@ from typing import Any, Iterator
 
 from fastapi.responses import JSONResponse, Response
 
+from sandbox.common.jsonbody import parse_json
 from sandbox.salesforce import limits
 from sandbox.salesforce.errors import RecordError, SalesforceError
 from sandbox.salesforce.protocol import Call
@@ -724,8 +724,8 @@ class BulkApi:
         if not isinstance(body, dict):
             raise _job_error("the job definition must be a JSON object")
         operation = body.get("operation")
-        if operation not in OPERATIONS:
-            raise _job_error(f"InvalidJob : Invalid operation: {operation}")
+        if not isinstance(operation, str) or operation not in OPERATIONS:
+            raise _job_error(f"InvalidJob : Invalid operation: {str(operation)[:40]}")
         name = body.get("object")
         obj = self.state.schema.object(str(name)) if name else None
         if obj is None:
@@ -735,10 +735,10 @@ class BulkApi:
         if content_type != "CSV":
             raise _job_error(f"InvalidJob : Unsupported contentType: {content_type}; only CSV is supported")
         line_ending = body.get("lineEnding", "LF")
-        if line_ending not in LINE_ENDINGS:
+        if not isinstance(line_ending, str) or line_ending not in LINE_ENDINGS:
             raise _job_error(f"InvalidJob : Invalid lineEnding: {line_ending}")
         delimiter = body.get("columnDelimiter", "COMMA")
-        if delimiter not in DELIMITERS:
+        if not isinstance(delimiter, str) or delimiter not in DELIMITERS:
             raise _job_error(f"InvalidJob : Invalid columnDelimiter: {delimiter}")
         ext = self._external_id(obj, operation, body.get("externalIdFieldName"), v1=False)
         stamp = now_iso()
@@ -869,12 +869,7 @@ class BulkApi:
     # Bulk v1 --------------------------------------------------------------------------------------
     def v1_create_job(self, call: Call) -> Response:
         _refuse_non_json(call)
-        try:
-            body = json.loads(call.body or b"null")
-        except ValueError:
-            raise BulkV1Error("InvalidJob", "Unable to parse the job definition as JSON") from None
-        if not isinstance(body, dict):
-            raise BulkV1Error("InvalidJob", "the jobInfo must be a JSON object")
+        body = parse_json(call.body or b"null", _v1_error("InvalidJob"), what="the jobInfo", expect=dict)
         content_type = body.get("contentType", "JSON")
         if content_type in ("XML", "CSV", "ZIP_XML", "ZIP_CSV", "ZIP_JSON"):
             raise BulkV1Error(
@@ -891,8 +886,8 @@ class BulkApi:
                 "the Salesforce sandbox does not emulate Bulk API v1 query jobs",
                 status=501,
             )
-        if operation not in OPERATIONS:
-            raise BulkV1Error("InvalidJob", f"Invalid operation: {operation}")
+        if not isinstance(operation, str) or operation not in OPERATIONS:
+            raise BulkV1Error("InvalidJob", f"Invalid operation: {str(operation)[:40]}")
         name = body.get("object")
         obj = self.state.schema.object(str(name)) if name else None
         if obj is None:
@@ -900,7 +895,7 @@ class BulkApi:
         mode = body.get("concurrencyMode", "Parallel")
         # simple-salesforce sends 0/1 for Parallel/Serial.
         modes = {0: "Parallel", 1: "Serial", "Parallel": "Parallel", "Serial": "Serial"}
-        if isinstance(mode, bool) or mode not in modes:
+        if isinstance(mode, (bool, list, dict)) or mode not in modes:
             raise BulkV1Error("InvalidJob", f"Invalid concurrencyMode: {mode}")
         ext = self._external_id(obj, operation, body.get("externalIdFieldName"), v1=True)
         stamp = now_iso()
@@ -927,10 +922,7 @@ class BulkApi:
             return JSONResponse(_v1_job_info(job))
 
     def v1_close_job(self, call: Call) -> Response:
-        try:
-            body = json.loads(call.body or b"null")
-        except ValueError:
-            raise BulkV1Error("InvalidJob", "Unable to parse the job update as JSON") from None
+        body = parse_json(call.body or b"null", _v1_error("InvalidJob"), what="the job update")
         target = body.get("state") if isinstance(body, dict) else None
         with _LOCK:
             job = _job(self.state, call.params["job_id"], "v1")
@@ -951,10 +943,9 @@ class BulkApi:
         _refuse_non_json(call)
         if len(call.body) > V1_MAX_BYTES:
             raise BulkV1Error("InvalidBatch", f"Exceeded max size limit of {V1_MAX_BYTES}")
-        try:
-            records = json.loads(call.body or b"null")
-        except ValueError:
-            raise BulkV1Error("InvalidBatch", "Failed to deserialize the JSON batch") from None
+        records = parse_json(
+            call.body or b"null", _v1_error("InvalidBatch"), max_bytes=V1_MAX_BYTES, what="the batch"
+        )
         if not isinstance(records, list) or not records:
             raise BulkV1Error("InvalidBatch", "Records not found: a batch is a non-empty JSON array")
         if len(records) > V1_MAX_RECORDS:
@@ -1015,6 +1006,11 @@ class BulkApi:
         with _LOCK:
             _, batch = self._batch(call)
             return JSONResponse(batch.records)
+
+
+def _v1_error(code: str):
+    """A :func:`sandbox.common.jsonbody.parse_json` error factory in the Bulk v1 shape."""
+    return lambda message: BulkV1Error(code, message)
 
 
 def _refuse_non_json(call: Call) -> None:

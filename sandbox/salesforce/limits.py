@@ -44,3 +44,9 @@ COMPOSITE_MAX_QUERIES = 5
 # limit of its own is UNCONFIRMED, so the sandbox holds subrequest urls to the same 16,384 bytes.
 # https://help.salesforce.com/s/articleView?id=000386264&type=1
 REST_MAX_URI_BYTES = 16_384
+
+# Request bodies: the sandbox's own caps. A JSON body (sObject Collections, composite, one record) up to
+# 50 MB — UNCONFIRMED for REST (50 MB is the documented SOAP API request limit); 200 Task records of 32,000
+# \u-escaped characters each fit. Token requests are small forms.
+REST_JSON_MAX_BYTES = 50 * 1024 * 1024
+TOKEN_FORM_MAX_BYTES = 64 * 1024

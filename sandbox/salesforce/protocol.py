@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from sandbox.common.jsonbody import parse_json, read_body
 from sandbox.common.server import reset_connection
 from sandbox.salesforce import limits
 from sandbox.salesforce.errors import (
@@ -38,6 +38,10 @@ def error_response(exc: SalesforceError | OAuthError, headers: dict[str, str] | 
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers or {})
 
 
+def _form_error(message: str) -> OAuthError:
+    return OAuthError("invalid_request", message)
+
+
 class Call:
     """What a handler gets: the request, the parsed path parameters, the running user, the state."""
 
@@ -49,10 +53,10 @@ class Call:
         return self.params.get("version", API_VERSIONS[-1])
 
     def json(self) -> Any:
-        try:
-            return json.loads(self._body or b"null")
-        except ValueError:
-            raise JsonParserError("Unexpected character: the request body is not valid JSON") from None
+        """The JSON body (``None`` when empty), within the caps of :mod:`sandbox.common.jsonbody`."""
+        if not self._body:
+            return None
+        return parse_json(self._body, JsonParserError, max_bytes=limits.REST_JSON_MAX_BYTES)
 
     @property
     def body(self) -> bytes:
@@ -145,9 +149,10 @@ class SalesforceProtocol:
     async def token(self, request: Request, params: dict[str, str]) -> Response:
         try:
             self._inject("oauth.token")
-            form = dict(
-                parse_qsl((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True)
+            raw = await read_body(
+                request, _form_error, max_bytes=limits.TOKEN_FORM_MAX_BYTES, what="the form body"
             )
+            form = dict(parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True))
             base = f"https://{urlsplit(str(request.url)).netloc}"
 
             def work() -> dict:
@@ -257,7 +262,7 @@ class SalesforceProtocol:
                 f"the limit is {limits.COMPOSITE_MAX_SUBREQUESTS}",
                 error_code="LIMIT_EXCEEDED",
             )
-        queries = sum(bool(_SUBQUERY.match(urlsplit(str(s.get("url", ""))).path)) for s in subrequests)
+        queries = sum(bool(_SUBQUERY.match(_url_path(s.get("url")))) for s in subrequests)
         if queries > limits.COMPOSITE_MAX_QUERIES:
             raise SalesforceError(
                 f"the composite request has {queries} query subrequests; "
@@ -298,7 +303,12 @@ class SalesforceProtocol:
                 error_code="URI_TOO_LONG",
                 status=414,
             )
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # e.g. "http://[": not a URL at all, so no resource
+            raise SalesforceError(
+                "The requested resource does not exist", error_code="NOT_FOUND", status=404
+            ) from None
         match = _SUBQUERY.match(parts.path)
         if method.upper() != "GET" or match is None:
             raise NotImplementedBySandbox(
@@ -415,6 +425,8 @@ class SalesforceProtocol:
             kwargs: dict[str, Any] = {"record_id": record_id, "lock_key": record_id}
             if not record_id:  # never an insert: each record of an update must carry its Id
                 kwargs = {"error": RecordError("MISSING_ARGUMENT", "Id not specified in an update call")}
+            elif not isinstance(record_id, str):
+                kwargs = {"error": RecordError("MALFORMED_ID", "Id must be a string", ["Id"])}
             items.append((_record_type(r), values, kwargs))
         return JSONResponse(self._save_collection(items, all_or_none, call))
 
@@ -496,6 +508,13 @@ class SalesforceProtocol:
         )
 
 
+def _url_path(url: Any) -> str:
+    try:
+        return urlsplit(str(url or "")).path
+    except ValueError:
+        return ""
+
+
 def _object_body(call: Call) -> dict[str, Any]:
     body = call.json()
     if not isinstance(body, dict):
@@ -504,6 +523,9 @@ def _object_body(call: Call) -> dict[str, Any]:
 
 
 def _collection_body(call: Call) -> tuple[list[dict], bool]:
+    """``{"allOrNone": bool, "records": [{...}, ...]}``; anything else is a JSON_PARSER_ERROR for the whole
+    request, as Salesforce's deserializer answers it ("Can not deserialize SObject out of VALUE_NUMBER_INT
+    token"), before any record is saved."""
     body = call.json()
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
         raise JsonParserError('the body must be {"allOrNone": ..., "records": [...]}')
@@ -513,13 +535,41 @@ def _collection_body(call: Call) -> tuple[list[dict], bool]:
             f"record limit reached. cannot submit more than {COLLECTION_MAX} records into this call",
             error_code="EXCEEDED_ID_LIMIT",
         )
-    return records, bool(body.get("allOrNone", False))
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise JsonParserError(
+                f"Can not deserialize SObject out of {_json_token(record)} token: records[{i}]"
+            )
+        attributes = record.get("attributes")
+        if attributes is not None and not isinstance(attributes, dict):
+            raise JsonParserError(f"records[{i}].attributes must be an object")
+    all_or_none = body.get("allOrNone", False)
+    if not isinstance(all_or_none, bool):
+        raise JsonParserError("allOrNone must be true or false")
+    return records, all_or_none
+
+
+def _json_token(value: Any) -> str:
+    """The Jackson token name Salesforce's message uses for a value that is not an object."""
+    if value is None:
+        return "VALUE_NULL"
+    if isinstance(value, bool):
+        return "VALUE_TRUE" if value else "VALUE_FALSE"
+    if isinstance(value, int):
+        return "VALUE_NUMBER_INT"
+    if isinstance(value, float):
+        return "VALUE_NUMBER_FLOAT"
+    if isinstance(value, str):
+        return "VALUE_STRING"
+    return "START_ARRAY"
 
 
 def _record_type(record: dict) -> str:
     rtype = (record.get("attributes") or {}).get("type")
     if not rtype:
         raise SalesforceError("Each record needs attributes.type", error_code="INVALID_TYPE")
+    if not isinstance(rtype, str):
+        raise JsonParserError("attributes.type must be a string")
     return rtype
 
 
@@ -535,7 +585,8 @@ def _check_version(version: str) -> str:
 
 # Path pieces shared with the URL table (sandbox.salesforce.routes).
 API_PATH = r"/services/data/v(?P<version>\d+\.\d)"
-QUERY_LOCATOR = r"(?P<locator>01g[0-9a-f]+-\d+)"
+# Any 01g… segment is taken as a locator, so that a bad one answers 400 INVALID_QUERY_LOCATOR (not 501).
+QUERY_LOCATOR = r"(?P<locator>01g[0-9A-Za-z_-]*)"
 _SUBQUERY = re.compile(rf"^{API_PATH}/(?P<kind>query|queryAll)/?{QUERY_LOCATOR}?/?$")
 
 

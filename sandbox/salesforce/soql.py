@@ -32,6 +32,13 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 MAX_OFFSET = 2000  # "Maximum SOQL offset allowed is 2000" (NUMBER_OUTSIDE_VALID_RANGE)
 MAX_QUERY_LENGTH = 100_000  # "SOQL statements cannot be longer than 100,000 characters"
+# Sandbox bounds for numbers in a query (UNCONFIRMED: Salesforce documents none for the REST API). A bigger
+# number is MALFORMED_QUERY, never an overflow: LIMIT is a 32-bit integer (Salesforce runs on Java);
+# LAST_N_DAYS:n and the other :n literals take n up to 100,000 days (~273 years, so every computed day is
+# a real date); a numeric literal has at most 308 digits before the point (the range of a double).
+MAX_LIMIT = 2**31 - 1
+MAX_DATE_LITERAL_N = 100_000
+MAX_NUMBER_DIGITS = 308
 
 MALFORMED_QUERY = "MALFORMED_QUERY"
 INVALID_FIELD = "INVALID_FIELD"
@@ -308,7 +315,8 @@ def _decode_string(token: str) -> StringLiteral:
         ch = body[i]
         if ch != "\\":
             chars.append(ch)
-            pattern.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+            if ch != "%" or not pattern or pattern[-1] != ".*":  # '%%%%a' is '%a': no backtracking blow-up
+                pattern.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
             i += 1
             continue
         nxt = body[i + 1]  # the lexer guarantees a character after a backslash
@@ -340,9 +348,10 @@ def _parse_datetime(text: str) -> DateTimeLiteral:
     normalized = text[:-1] + "+00:00" if text[-1] in "Zz" else text
     try:
         moment = datetime.fromisoformat(normalized.replace("t", "T"))
-    except ValueError:
+        key = _format_instant(moment)  # OverflowError: 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+    except (ValueError, OverflowError):
         raise _malformed(f"invalid dateTime: {text}") from None
-    return DateTimeLiteral(_format_instant(moment), text)
+    return DateTimeLiteral(key, text)
 
 
 def _format_instant(moment: datetime) -> str:
@@ -429,6 +438,10 @@ class _ToAst(Transformer):
 
     def number(self, children: list[Token]) -> NumberLiteral:
         text = str(children[0])
+        if len(text.lstrip("+-").split(".")[0]) > MAX_NUMBER_DIGITS:
+            raise _malformed(
+                f"number out of range: a numeric literal has more than {MAX_NUMBER_DIGITS} digits"
+            )
         value: int | float = float(text) if "." in text else int(text)
         return NumberLiteral(value, text)
 
@@ -440,6 +453,8 @@ class _ToAst(Transformer):
 
     def relative_date(self, children: list[Token]) -> RelativeDateLiteral:
         name, _, n = str(children[0]).upper().partition(":")
+        if n and (len(n) > 9 or int(n) > MAX_DATE_LITERAL_N):
+            raise _malformed(f"{name}:n takes n from 0 to {MAX_DATE_LITERAL_N:,} (sandbox limit)")
         return RelativeDateLiteral(name, int(n) if n else None)
 
     def true(self, _children: list[Any]) -> BooleanLiteral:
@@ -466,10 +481,14 @@ class _ToAst(Transformer):
         return (path, ascending, nulls_first)
 
     def limit_clause(self, children: list[Token]) -> tuple[str, int]:
-        return ("limit", int(children[0]))
+        text = str(children[0])
+        if len(text) > 10 or int(text) > MAX_LIMIT:
+            raise _malformed(f"LIMIT must be an integer from 0 to {MAX_LIMIT:,}")
+        return ("limit", int(text))
 
     def offset_clause(self, children: list[Token]) -> tuple[str, int]:
-        offset = int(children[0])
+        text = str(children[0])
+        offset = int(text) if len(text) <= 10 else MAX_OFFSET + 1
         if offset > MAX_OFFSET:
             raise SoqlError(NUMBER_OUTSIDE_VALID_RANGE, f"Maximum SOQL offset allowed is {MAX_OFFSET}")
         return ("offset", offset)
@@ -521,6 +540,8 @@ def parse(soql: str) -> Query:
             raise exc.orig_exc from None
         if isinstance(exc.orig_exc, RecursionError):
             raise _malformed("query is nested too deeply") from None
+        if isinstance(exc.orig_exc, (ValueError, OverflowError)):  # a literal no check above caught
+            raise _malformed("a literal in the query is out of range") from None
         raise
     except RecursionError:
         raise _malformed("query is nested too deeply") from None

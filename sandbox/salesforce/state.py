@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hmac
 import json
+import math
 import random
 import re
 import secrets
@@ -26,8 +27,9 @@ from typing import Any
 import jwt
 
 from salesforce_model import FieldDef, ObjectDef, Schema, default_schema
-from sandbox.common.config import merge_config
+from sandbox.common.config import Check, choice, fields, integer, mapping, merge_config, number, text
 from sandbox.common.faults import FaultPlan
+from sandbox.common.validation import BadRequest
 from sandbox.salesforce import limits, soql
 from sandbox.salesforce.errors import (
     InvalidField,
@@ -44,6 +46,7 @@ from sandbox.salesforce.errors import (
 FAULT_KINDS = frozenset({"500", "503", "reset", "expire_session", "request_limit"})
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 JWT_MAX_EXP_SECONDS = limits.JWT_MAX_EXP_SECONDS
+JWT_MAX_LENGTH = 16_384  # sandbox cap (UNCONFIRMED); an RS256 assertion is under 1 KB
 QUERY_BATCH_SIZE = limits.QUERY_BATCH_SIZE
 COLLECTION_MAX = limits.COLLECTION_MAX
 API_VERSIONS = ("59.0", "60.0", "61.0", "62.0")
@@ -68,7 +71,28 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 # Locales whose names are written family name first (Salesforce Help, "Supported Locales").
 _FAMILY_NAME_FIRST = frozenset({"ja", "ko", "zh", "hu"})
-_LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]+)*$")
+_LOCALE_PATTERN = r"[A-Za-z]{2,3}([_-][A-Za-z0-9]+)*"
+# The type and range of every config value (PATCH /_sandbox/config, the seed's "config"): the sandbox's own
+# sanity bounds (docs/sandbox.md). query_batch_size: Salesforce's batch size is 200..2,000
+# (Sforce-Query-Options); the sandbox also takes smaller ones so that tests can page with few records.
+CONFIG_CHECKS: dict[str, Check] = {
+    "daily_api_limit": integer(0, 1_000_000_000),
+    "session_lifetime": number(1, 365 * 86400),
+    "query_batch_size": integer(1, QUERY_BATCH_SIZE),
+    "bulk2_max_upload_bytes": integer(1, limits.BULK2_MAX_UPLOAD_BYTES),
+    "bulk_transition": fields(
+        {"mode": choice("background", "immediate", "polls"), "polls": integer(0, 1_000_000)}
+    ),
+    "lock_rows": fields(
+        {
+            "rate": number(0.0, 1.0),
+            "seed": integer(-(2**63), 2**63 - 1),
+            "keys": mapping(text(255, min_length=1), integer(0, 1_000_000), max_items=10_000),
+        }
+    ),
+    "locale": text(32, pattern=_LOCALE_PATTERN),
+}
+assert set(CONFIG_CHECKS) == set(DEFAULT_CONFIG), "every config key needs a check"
 
 _ID_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
@@ -107,6 +131,19 @@ def id_checksum(id15: str) -> str:
         bits = sum(1 << i for i, c in enumerate(chunk) if c.isupper())
         suffix += "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"[bits]
     return suffix
+
+
+def _same_secret(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison of secrets of any characters (``compare_digest`` refuses non-ASCII str)."""
+    return hmac.compare_digest((expected or "").encode("utf-8"), (given or "").encode("utf-8", "replace"))
+
+
+def _session_token(authorization: str | None) -> str:
+    """The session of ``Bearer <session>`` / ``OAuth <session>`` (scheme case-insensitive), else ``""``."""
+    scheme, space, token = (authorization or "").partition(" ")
+    if not space or scheme.lower() not in ("bearer", "oauth") or not token or " " in token:
+        return ""
+    return token
 
 
 def now_iso() -> str:
@@ -149,15 +186,10 @@ class SalesforceState:
             self.bulk_jobs.clear()
 
     def update_config(self, changes: dict[str, Any]) -> dict[str, Any]:
-        if "locale" in changes and not (
-            isinstance(changes["locale"], str) and _LOCALE_RE.match(changes["locale"])
-        ):
-            raise SalesforceError(
-                f"locale: expected a locale such as ja_JP or en_US, got {changes['locale']!r}"
-            )
+        """Apply config changes, each checked first (``CONFIG_CHECKS``); a refused change applies nothing."""
         try:
-            merged = merge_config(DEFAULT_CONFIG, self.config, changes)
-        except ValueError as exc:
+            merged = merge_config(DEFAULT_CONFIG, self.config, changes, CONFIG_CHECKS)
+        except BadRequest as exc:
             raise SalesforceError(str(exc)) from None
         with self._lock:
             self.config = merged
@@ -215,18 +247,18 @@ class SalesforceState:
             username = self._verify_assertion(form.get("assertion"), login_url)
         elif grant == "client_credentials":
             app = self._app(client_id)
-            if not app[0] or not hmac.compare_digest(app[0], form.get("client_secret") or ""):
+            if not app[0] or not _same_secret(app[0], form.get("client_secret")):
                 raise OAuthError("invalid_client", "invalid client credentials")
             username = self._integration_user()
         elif grant == "password":
             app = self._app(client_id)
-            if app[0] and not hmac.compare_digest(app[0], form.get("client_secret") or ""):
+            if app[0] and not _same_secret(app[0], form.get("client_secret")):
                 raise OAuthError("invalid_client", "invalid client credentials")
             username = form.get("username") or ""
             row = self._db.execute(
                 "SELECT password FROM passwords WHERE username = ?", (username,)
             ).fetchone()
-            if row is None or not hmac.compare_digest(row[0], form.get("password") or ""):
+            if row is None or not _same_secret(row[0], form.get("password")):
                 raise OAuthError("invalid_grant", "authentication failure")
         else:
             raise OAuthError("unsupported_grant_type", "grant type not supported")
@@ -260,10 +292,14 @@ class SalesforceState:
     def _verify_assertion(self, assertion: str | None, login_url: str) -> str:
         if not assertion:
             raise OAuthError("invalid_request", "assertion is required")
+        if len(assertion) > JWT_MAX_LENGTH:
+            raise OAuthError("invalid_grant", "invalid assertion")
         try:
             unverified = jwt.decode(assertion, options={"verify_signature": False})
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError, RecursionError):  # RecursionError: JSON nested too deeply
             raise OAuthError("invalid_grant", "invalid assertion") from None
+        if not isinstance(unverified.get("iss"), str):
+            raise OAuthError("invalid_grant", "invalid assertion")
         _, public_key = self._app(unverified.get("iss"))
         if not public_key:
             raise OAuthError("invalid_client", "no certificate is registered for this connected app")
@@ -279,9 +315,9 @@ class SalesforceState:
             raise OAuthError("invalid_grant", "expired authorization code") from None
         except jwt.InvalidAudienceError:
             raise OAuthError("invalid_grant", f"audience is invalid (expected {login_url})") from None
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
             raise OAuthError("invalid_grant", "invalid assertion") from None
-        if claims["exp"] - time.time() > JWT_MAX_EXP_SECONDS:
+        if not isinstance(claims["sub"], str) or claims["exp"] - time.time() > JWT_MAX_EXP_SECONDS:
             raise OAuthError("invalid_grant", "the assertion's exp is too far in the future")
         return claims["sub"]
 
@@ -295,15 +331,18 @@ class SalesforceState:
         return next((u for u in self.records("User") if u.get("Username") == username), None)
 
     def authenticate(self, authorization: str | None) -> str:
-        """``Authorization: Bearer <session>`` (or ``OAuth``); returns the running user's Id."""
-        token = (authorization or "").split(" ", 1)[-1] if authorization else ""
+        """``Authorization: Bearer <session>`` (or ``OAuth <session>``); returns the running user's Id.
+
+        A bare token without the scheme is refused with 401 ``INVALID_SESSION_ID``, as Salesforce does.
+        """
+        token = _session_token(authorization)
         row = self._db.execute("SELECT user_id, expires_at FROM tokens WHERE token = ?", (token,)).fetchone()
         if row is None or row[1] < time.time():
             raise InvalidSession()
         return row[0]
 
     def expire_session(self, authorization: str | None) -> None:
-        token = (authorization or "").split(" ", 1)[-1]
+        token = _session_token(authorization)
         with self._lock:
             self._db.execute("UPDATE tokens SET expires_at = 0 WHERE token = ?", (token,))
 
@@ -583,10 +622,10 @@ class SalesforceState:
             return value
         if t in ("int", "double", "currency", "percent"):
             try:
-                number = float(value) if not isinstance(value, bool) else None
-            except (TypeError, ValueError):
+                number = float(value) if not isinstance(value, (bool, dict, list)) else None
+            except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond a double
                 number = None
-            if number is None:
+            if number is None or not math.isfinite(number):  # "NaN", "Infinity", "1e999"
                 raise RecordError(
                     "INVALID_TYPE_ON_FIELD_IN_RECORD",
                     f"{fdef.label}: value not of required type: {value}",
@@ -617,15 +656,16 @@ class SalesforceState:
         if t == "datetime":
             try:
                 parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-            except ValueError:
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=timezone.utc)
+                parsed = parsed.astimezone(timezone.utc)  # OverflowError: 9999-12-31T23:00:00-05:00
+            except (ValueError, OverflowError):
                 raise RecordError(
                     "INVALID_TYPE_ON_FIELD_IN_RECORD",
                     f"{fdef.label}: value not of required type: {value}",
                     [fdef.name],
                 ) from None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=timezone.utc)
-            return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+            return parsed.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
         return value
 
     def _check_reference(self, obj: ObjectDef, fdef: FieldDef, value: str) -> str:

@@ -545,3 +545,12 @@ def test_should_change_the_hash_when_a_field_changes():
     ]
     key = "LW-10000001-f1-2025053009"
     assert len({base.hashes[key], *(v.hashes[key] for v in variants)}) == 5
+
+
+@pytest.mark.parametrize(
+    "template", ["{friend.__class__}", "{friend[0]}", "{friend!r}", "{0}", "{date.__init__.__globals__}"]
+)
+def test_should_refuse_a_subject_template_that_reaches_beyond_its_fields(template):
+    with pytest.raises(ValueError, match="^render settings: subject_template: ") as refused:
+        RenderSettings(domain_id="10000001", subject_template=template)
+    assert template not in str(refused.value)
