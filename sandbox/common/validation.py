@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import sqlite3
 from typing import Any
 
 
@@ -125,3 +126,24 @@ def check_choice(value: Any, where: str, choices: tuple[Any, ...]) -> Any:
         if type(value) is type(choice) and value == choice:
             return value
     raise BadRequest(f"{where} must be one of {', '.join(map(repr, choices))}")
+
+
+# What a control request may fail with besides the sandbox's own errors (a malformed seed or config that
+# a check did not name): answered as a 400, never a 500, and never with Python's own message, which may
+# quote the value (``int("...")``).
+CONTROL_FAILURES = (ValueError, TypeError, AttributeError, OverflowError, RecursionError, sqlite3.Error)
+
+
+def control_failure(exc: BaseException) -> tuple[bool, str] | None:
+    """``(missing, message)`` for a failed control request, or ``None`` for an unexpected error.
+
+    ``missing`` when a required key was absent (``KeyError``); a :class:`BadRequest` keeps its message
+    (it names the field, not the value); any other of :data:`CONTROL_FAILURES` tells only its kind.
+    """
+    if isinstance(exc, BadRequest):
+        return False, str(exc)
+    if isinstance(exc, KeyError):
+        return True, f"bad control request: {exc.args[0]!r:.60} is required"
+    if isinstance(exc, CONTROL_FAILURES):
+        return False, f"bad control request ({type(exc).__name__})"
+    return None

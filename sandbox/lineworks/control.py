@@ -8,14 +8,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from sandbox.common.faults import apply_fault_request
 from sandbox.common.jsonbody import read_json
-from sandbox.common.validation import BadRequest
+from sandbox.common.validation import control_failure
 from sandbox.lineworks import callbacks
 from sandbox.lineworks.errors import InvalidParameter, LineWorksError, MissingParameter
 from sandbox.lineworks.protocol import error_response
@@ -38,22 +36,12 @@ def build_router(state: LineWorksState) -> APIRouter:
                 return await fn(request)
             except LineWorksError as exc:
                 return error_response(exc)
-            except BadRequest as exc:  # a checked value: the message names the field, not the value
-                return error_response(InvalidParameter(str(exc)))
-            except KeyError as exc:
-                return error_response(
-                    MissingParameter(f"bad control request: {exc.args[0]!r:.60} is required")
-                )
-            except (
-                ValueError,
-                TypeError,
-                AttributeError,
-                OverflowError,
-                RecursionError,
-                sqlite3.Error,
-            ) as exc:
-                # Python's own messages may quote the value (int("...")): only the kind of failure is told.
-                return error_response(InvalidParameter(f"bad control request ({type(exc).__name__})"))
+            except Exception as exc:
+                told = control_failure(exc)
+                if told is None:
+                    raise
+                missing, message = told
+                return error_response((MissingParameter if missing else InvalidParameter)(message))
 
         wrapper.__name__ = fn.__name__
         return wrapper

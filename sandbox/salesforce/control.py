@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from sandbox.common.faults import apply_fault_request
 from sandbox.common.jsonbody import read_json
-from sandbox.common.validation import BadRequest, check_list, check_object, check_text
+from sandbox.common.validation import BadRequest, check_list, check_object, check_text, control_failure
 from sandbox.salesforce.errors import JsonParserError, RecordError, SalesforceError
 from sandbox.salesforce.protocol import error_response
 from sandbox.salesforce.state import SalesforceState
@@ -42,22 +41,11 @@ def build_router(state: SalesforceState) -> APIRouter:
                 return error_response(exc.as_request_error())
             except SalesforceError as exc:
                 return error_response(exc)
-            except BadRequest as exc:  # a checked value: the message names the field, not the value
-                return error_response(SalesforceError(str(exc)))
-            except KeyError as exc:
-                return error_response(
-                    SalesforceError(f"bad control request: {exc.args[0]!r:.60} is required")
-                )
-            except (
-                ValueError,
-                TypeError,
-                AttributeError,
-                OverflowError,
-                RecursionError,
-                sqlite3.Error,
-            ) as exc:
-                # Python's own messages may quote the value (int("...")): only the kind of failure is told.
-                return error_response(SalesforceError(f"bad control request ({type(exc).__name__})"))
+            except Exception as exc:
+                told = control_failure(exc)
+                if told is None:
+                    raise
+                return error_response(SalesforceError(told[1]))
 
         wrapper.__name__ = fn.__name__
         return wrapper
