@@ -1,4 +1,5 @@
-"""Redaction (``talkrender.redact``, RE2): seconds per 100 KB message, worst-case patterns and inputs.
+"""Redaction (``lineworks_salesforce.activities.redact``, RE2): seconds per 100 KB message, worst-case
+patterns and inputs.
 
 Each pattern runs alone (``redact_text``) over a 100 KB message (UTF-8 bytes) built to be its worst
 case, in three groups, each with its verdict and one for all:
@@ -25,7 +26,12 @@ import time
 
 import re2
 
-from talkrender.redact import CARD_NUMBER_PATTERN, REDACTED, compile_patterns, redact_text
+from lineworks_salesforce.activities.redact import (
+    CARD_NUMBER_PATTERN,
+    REDACTED,
+    compile_patterns,
+    redact_text,
+)
 
 SIZE = 100_000  # bytes of UTF-8
 TARGET_S = 1.0

@@ -2,7 +2,8 @@
 
 1. **Transform** — 1,000,000 ``bench`` messages (30 days) rendered to a CSV exactly as the LINE WORKS
    sandbox serves it; then, in-process: ``pd.read_csv`` alone vs our transform (parse with
-   ``talklog`` → resolve with ``talkresolve`` → render with ``talkrender``, all friends registered),
+   ``lineworks_salesforce.talklog`` → resolve with ``lineworks_salesforce.directory`` → render with
+   ``lineworks_salesforce.activities``, all friends registered),
    with the time of each stage.
 2. **Peak RSS of a 1,000,000-message hour** — the same messages squeezed into one hour (their order
    kept), transformed in a spawned child process; its ``ru_maxrss``. A second child runs the
@@ -170,8 +171,8 @@ def _write_csv(state, start: datetime, end: datetime, path: Path) -> None:
 
 def _directory(sc: scenario.Scenario) -> tuple[list, list]:
     """Members and friends as ``refresh_directory`` gets them from the API documents."""
+    from lineworks_salesforce.directory import friend_from_contact, member_from_user
     from sandbox.lineworks.seeding import contact_doc, user_doc
-    from talkresolve import friend_from_contact, member_from_user
 
     members = [member_from_user(user_doc(sc, m)) for m in sc.members]
     friends = [f for f in (friend_from_contact(contact_doc(f)) for f in sc.friends) if f is not None]
@@ -201,11 +202,11 @@ def transform(path: Path, members: list, friends: list, links: pd.DataFrame, dom
     message and friend, labels as ``build`` makes them); the hours are rendered at the end, whole.
     Returns the seconds spent per stage and the counts.
     """
-    from pipeline_settings import load_settings
-    from talklog.csvparse import ParseSettings, parse_message_csv
-    from talkpipeline import Run, _Labels, _render_input
-    from talkrender.render import RenderSettings, render_activities
-    from talkresolve import Resolver, match_name
+    from lineworks_salesforce.activities.render import RenderSettings, render_activities
+    from lineworks_salesforce.directory import Resolver, match_name
+    from lineworks_salesforce.pipelines import Run, _Labels, _render_input
+    from lineworks_salesforce.settings import load_settings
+    from lineworks_salesforce.talklog.csvparse import ParseSettings, parse_message_csv
 
     settings = load_settings()
     run = Run(archive=None, settings=settings, run_id="bench", domain_id=domain_id)  # type: ignore[arg-type]
@@ -285,7 +286,7 @@ def transform(path: Path, members: list, friends: list, links: pd.DataFrame, dom
 
 def _time_keys(messages: pd.DataFrame, domain_id: str) -> float:
     """Seconds to compute the chunk's message keys again, exactly as the parser does (the keys' floor)."""
-    from talklog.keys import message_keys_at
+    from lineworks_salesforce.talklog.keys import message_keys_at
 
     channels, senders, texts = (messages[c].tolist() for c in ("channel_id", "sender_raw", "text"))
     seconds = pd.DatetimeIndex(messages["sent_at"]).asi8 // 1_000_000_000
@@ -360,7 +361,7 @@ def _bench_transform(files: dict, repeats: int = 2) -> dict:
         "parse": stage_best["parse"],
         "resolve": stage_best["resolve"],
         "render": stage_best["label"] + stage_best["render"],
-        "render: labels (talkpipeline._render_input, incl. join)": stage_best["label"],
+        "render: labels (lineworks_salesforce.pipelines._render_input, incl. join)": stage_best["label"],
         "render: render_activities": stage_best["render"],
     }
     result = {
@@ -453,9 +454,9 @@ def _ru_maxrss_mib() -> float:
 
 def _import_pipeline() -> None:
     """Import what the steps use, so that "before work" includes the libraries."""
-    import pipeline_settings  # noqa: F401
-    import talkarchive  # noqa: F401
-    import talkpipeline  # noqa: F401
+    import lineworks_salesforce.archive  # noqa: F401
+    import lineworks_salesforce.pipelines  # noqa: F401
+    import lineworks_salesforce.settings  # noqa: F401
 
 
 def _transform_child(path: str, members: list, friends: list, links: pd.DataFrame, domain_id: str) -> dict:
@@ -507,9 +508,9 @@ class _StubSalesforce:
 def _pipeline_child(
     path: str, members: list, friends: list, links: pd.DataFrame, domain_id: str, db: str
 ) -> dict:
-    from pipeline_settings import load_settings
-    from talkarchive import Archive
-    from talkpipeline import Run, archive_file, build, resolve, store_directory
+    from lineworks_salesforce.archive import Archive
+    from lineworks_salesforce.pipelines import Run, archive_file, build, resolve, store_directory
+    from lineworks_salesforce.settings import load_settings
 
     _import_pipeline()
     baseline = _maxrss_mib()
@@ -649,9 +650,9 @@ def _fresh_org(sandbox: SandboxProcess, sf_creds) -> dict:
 
 
 def _new_run(tmp: Path, name: str, domain_id: str, run_id: str, archive=None):
-    from pipeline_settings import load_settings
-    from talkarchive import Archive
-    from talkpipeline import Run
+    from lineworks_salesforce.archive import Archive
+    from lineworks_salesforce.pipelines import Run
+    from lineworks_salesforce.settings import load_settings
 
     if archive is None:
         db = tmp / f"{name}-archive.db"
@@ -719,8 +720,8 @@ def _pipeline_pass(
 ) -> dict:
     from hooks.lineworks import LineWorksHook
     from hooks.salesforce import SalesforceActivityHook
-    from talklog.provenance import file_sha256
-    from talkpipeline import Source, archive_file, build, load, refresh_directory, resolve
+    from lineworks_salesforce.pipelines import Source, archive_file, build, load, refresh_directory, resolve
+    from lineworks_salesforce.talklog.provenance import file_sha256
 
     steps = _Steps(sandbox, label)
     path = tmp / f"{run.run_id}.csv"
@@ -812,8 +813,8 @@ def _bench_history(sandbox: SandboxProcess, creds, sf_creds, messages: int, tena
 
     from hooks.lineworks import DOWNLOAD_MAX_WINDOW, LineWorksHook, split_windows
     from hooks.salesforce import SalesforceActivityHook
-    from talklog.provenance import file_sha256
-    from talkpipeline import Source, archive_file, build, load, refresh_directory, resolve
+    from lineworks_salesforce.pipelines import Source, archive_file, build, load, refresh_directory, resolve
+    from lineworks_salesforce.talklog.provenance import file_sha256
 
     overrides = {**tenant, "messages": messages, "days": HISTORY_DAYS}
     domain_id, rows, seeded, setup, sc = _tenant(sandbox, creds, sf_creds, overrides, "history import")

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import Param, dag, task
 
-from pipeline_settings import file_task_timeouts
+from lineworks_salesforce.settings import file_task_timeouts
 
 # every task's execution_timeout: task_timeout_minutes of include/config/settings.yaml (read at parse time)
 TIMEOUTS = file_task_timeouts()
@@ -82,9 +82,9 @@ def lineworks_history_import():
     @task(multiple_outputs=False, execution_timeout=TIMEOUTS["resolve"])
     def resolve(archived: dict, **context) -> dict:
         from hooks.lineworks import LineWorksHook
+        from lineworks_salesforce.pipelines import refresh_directory
+        from lineworks_salesforce.pipelines import resolve as resolve_step
         from operators.talk_logs import make_run
-        from talkpipeline import refresh_directory
-        from talkpipeline import resolve as resolve_step
 
         run = make_run(context)
         return {**refresh_directory(run, LineWorksHook(run.settings.lineworks_conn_id)), **resolve_step(run)}
@@ -92,8 +92,8 @@ def lineworks_history_import():
     @task(multiple_outputs=False, pool=SALESFORCE_POOL, execution_timeout=TIMEOUTS["build"])
     def build(resolved: dict, **context) -> dict:
         from hooks.salesforce import SalesforceActivityHook
+        from lineworks_salesforce.pipelines import build as build_step
         from operators.talk_logs import make_run
-        from talkpipeline import build as build_step
 
         run = make_run(context)
         return build_step(run, SalesforceActivityHook(run.settings.salesforce_conn_id))
@@ -103,8 +103,8 @@ def lineworks_history_import():
         import logging
 
         from hooks.salesforce import SalesforceActivityHook
+        from lineworks_salesforce.pipelines import load as load_step
         from operators.talk_logs import make_run
-        from talkpipeline import load as load_step
 
         run = make_run(context)
         loaded = load_step(run, SalesforceActivityHook(run.settings.salesforce_conn_id))

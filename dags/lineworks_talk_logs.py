@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from pipeline_settings import file_task_timeouts
+from lineworks_salesforce.settings import file_task_timeouts
 
 # every task's execution_timeout: task_timeout_minutes of include/config/settings.yaml (read at parse time)
 TIMEOUTS = file_task_timeouts()
@@ -86,9 +86,9 @@ def lineworks_talk_logs():
     def resolve(archived: dict, **context) -> dict:
         """Members and LINE friends from LINE WORKS; who each new message is with."""
         from hooks.lineworks import LineWorksHook
+        from lineworks_salesforce.pipelines import refresh_directory
+        from lineworks_salesforce.pipelines import resolve as resolve_step
         from operators.talk_logs import make_run
-        from talkpipeline import refresh_directory
-        from talkpipeline import resolve as resolve_step
 
         run = make_run(context)
         directory = refresh_directory(run, LineWorksHook(run.settings.lineworks_conn_id))
@@ -98,8 +98,8 @@ def lineworks_talk_logs():
     def build(resolved: dict, **context) -> dict:
         """Render each pending (friend, hour) as one Task; only changed ones go to the outbox."""
         from hooks.salesforce import SalesforceActivityHook
+        from lineworks_salesforce.pipelines import build as build_step
         from operators.talk_logs import make_run
-        from talkpipeline import build as build_step
 
         run = make_run(context)
         return build_step(run, SalesforceActivityHook(run.settings.salesforce_conn_id))
@@ -108,8 +108,8 @@ def lineworks_talk_logs():
     def load(built: dict, **context) -> dict:
         """Upsert the outbox to Salesforce (Collections or one Bulk 2.0 job); store results."""
         from hooks.salesforce import SalesforceActivityHook
+        from lineworks_salesforce.pipelines import load as load_step
         from operators.talk_logs import make_run
-        from talkpipeline import load as load_step
 
         run = make_run(context)
         return load_step(run, SalesforceActivityHook(run.settings.salesforce_conn_id))

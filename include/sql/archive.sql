@@ -1,7 +1,7 @@
 -- Archive/state database of the talk-log pipeline (connection `lineworks_archive`).
 -- Portable SQL: runs on SQLite (default, a local file) and PostgreSQL (production).
 -- Times are ISO-8601 UTC text ('2026-11-20T00:05:00Z', sortable); hour buckets are the org's local
--- hour as 'YYYYMMDDHH'. Statements are split on the `-- name:` markers and run by plugins/talkarchive.
+-- hour as 'YYYYMMDDHH'. Statements are split on the `-- name:` markers and run by plugins/lineworks_salesforce/archive.
 
 -- name: schema
 CREATE TABLE IF NOT EXISTS lw_messages (

@@ -49,7 +49,7 @@ from hooks.exceptions import (
 )
 from hooks.retries import CONNECTION_ERRORS, RetryableResponse, exponential_backoff, retrying
 from hooks.tls import make_session
-from salesforce_model.soql import query_path
+from lineworks_salesforce.salesforce_model.soql import query_path
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 COLLECTION_SIZE = 200  # sObject Collections: records per call
@@ -351,7 +351,8 @@ class SalesforceActivityHook(SalesforceHook):
     def query_records(self, soql_text: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
         """Yield every record of a SOQL query, following ``nextRecordsUrl``.
 
-        Build ``soql_text`` with :func:`salesforce_model.soql.soql` so user values are escaped.
+        Build ``soql_text`` with :func:`lineworks_salesforce.salesforce_model.soql.soql` so user values are
+        escaped.
         """
         path = query_path(soql_text, include_deleted=include_deleted)
         while path:
@@ -370,7 +371,7 @@ class SalesforceActivityHook(SalesforceHook):
         Query More subrequests of the following calls (a page's locator comes with the page before it).
         Keep each query's URL-encoded text under 16,384 bytes: the documented limit of a REST call's URI;
         whether a subrequest's url has the same limit is UNCONFIRMED, and the sandbox applies it
-        (:func:`salesforce_model.soql.soql_in_chunks` cuts an IN list so that it holds).
+        (:func:`lineworks_salesforce.salesforce_model.soql.soql_in_chunks` cuts an IN list so that it holds).
         Answers are matched to queries by their ``referenceId``.
 
         :raises SalesforceApiError: a subrequest failed (its status and ``errorCode``; e.g.

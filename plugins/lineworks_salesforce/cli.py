@@ -1,5 +1,8 @@
 """The ``lineworks-salesforce`` command line (no Airflow needed).
 
+``doctor FILE``               how a Monitoring CSV export parses: layout, counts, quarantine reasons with
+                              the file lines to look at, and the file's SHA-256 (its provenance id)
+
 ``archive sources``           every download window and imported file the archive holds lines of
 ``archive lines --source S``  the lines imported file ``S`` (its SHA-256) delivered
 ``archive forget --source S`` remove them again; the hours they were in are rendered again by the next
@@ -45,6 +48,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lineworks-salesforce", description=__doc__.split("\n", 1)[0])
     commands = parser.add_subparsers(title="commands")
+    from lineworks_salesforce.talklog import doctor
+
+    check = commands.add_parser(
+        "doctor", help="how a Monitoring CSV export parses (prints its SHA-256; no cell of it)"
+    )
+    doctor.add_arguments(check).set_defaults(handler=lambda args, out: doctor.run(args))
     archive = commands.add_parser("archive", help="the archive database: sources, lines, forget")
     archive.add_argument("--archive", metavar="URL", help="SQLAlchemy URL of the archive database")
     sub = archive.add_subparsers(title="archive commands")
@@ -69,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sources(args: argparse.Namespace, out: TextIO) -> int:
-    from talkpipeline import list_sources
+    from lineworks_salesforce.pipelines import list_sources
 
     rows = list_sources(_archive(args), args.kind)
     if args.json:
@@ -91,7 +100,7 @@ def _sources(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _lines(args: argparse.Namespace, out: TextIO) -> int:
-    from talkpipeline import source_lines
+    from lineworks_salesforce.pipelines import source_lines
 
     archive = _archive(args)
     source = _source(archive, args.source)
@@ -110,7 +119,7 @@ def _lines(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _forget(args: argparse.Namespace, out: TextIO) -> int:
-    from talkpipeline import forget_source, source_lines
+    from lineworks_salesforce.pipelines import forget_source, source_lines
 
     archive = _archive(args)
     source = _source(archive, args.source)
@@ -135,7 +144,7 @@ def _forget(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _source(archive: Any, sha: str) -> dict[str, Any]:
-    from talkpipeline import find_source
+    from lineworks_salesforce.pipelines import find_source
 
     try:
         return find_source(archive, sha)
@@ -144,7 +153,7 @@ def _source(archive: Any, sha: str) -> dict[str, Any]:
 
 
 def _archive(args: argparse.Namespace):
-    from talkarchive import Archive
+    from lineworks_salesforce.archive import Archive
 
     archive = Archive(archive_url_from(args.archive, os.environ))
     archive.create_schema()
@@ -154,7 +163,7 @@ def _archive(args: argparse.Namespace):
 def archive_url_from(option: str | None, env: dict[str, str] | os._Environ) -> str:
     """Where the archive is: the option, ``LINEWORKS_ARCHIVE_URL``, the Airflow connection in the
     environment, or the default SQLite file (which must exist)."""
-    from talkarchive import archive_url
+    from lineworks_salesforce.archive import archive_url
 
     if option:
         return option

@@ -1,6 +1,7 @@
 """Airflow glue of the talk-log DAGs: build a pipeline ``Run`` from connections, settings and context.
 
-The steps themselves live in :mod:`talkpipeline` (no Airflow in them); this module only finds the
+The steps themselves live in :mod:`lineworks_salesforce.pipelines` (no Airflow in them); this module only
+finds the
 connections (``lineworks_default``, ``salesforce_default``, ``lineworks_archive``), the settings
 (``include/config/settings.yaml`` + the Variable ``lineworks_salesforce_settings``), the run id, and the
 file a history import may read.
@@ -47,7 +48,7 @@ def settings():
     """Pipeline settings: YAML defaults overridden by the Variable (JSON), validated."""
     from airflow.sdk import Variable
 
-    from pipeline_settings import VARIABLE_NAME, settings_from_variable
+    from lineworks_salesforce.settings import VARIABLE_NAME, settings_from_variable
 
     raw = Variable.get(VARIABLE_NAME, default=None)
     with fail_fast("settings"):
@@ -59,7 +60,7 @@ def archive_for(conn_id: str):
     from airflow.exceptions import AirflowNotFoundException
     from airflow.sdk import BaseHook
 
-    from talkarchive import Archive, archive_url
+    from lineworks_salesforce.archive import Archive, archive_url
 
     try:
         conn = BaseHook.get_connection(conn_id)
@@ -77,8 +78,8 @@ def archive_for(conn_id: str):
 def make_run(context: dict[str, Any]):
     """The pipeline ``Run`` of this task: archive, settings, run id and the LINE WORKS domain id."""
     from hooks.lineworks import LineWorksHook
-    from pipeline_settings import validate_domain_id
-    from talkpipeline import Run
+    from lineworks_salesforce.pipelines import Run
+    from lineworks_salesforce.settings import validate_domain_id
 
     cfg = settings()
     with fail_fast("domain id"):
@@ -105,7 +106,7 @@ def archive_staged(staged: dict[str, Any], context: dict[str, Any]) -> dict[str,
 
     from airflow.sdk import ObjectStoragePath
 
-    from talkpipeline import Source, archive_file
+    from lineworks_salesforce.pipelines import Source, archive_file
 
     run = make_run(context)
     path = ObjectStoragePath(staged["staged"])
@@ -131,8 +132,8 @@ def import_history(params: dict | None, context: dict[str, Any]) -> dict[str, An
     from zoneinfo import ZoneInfo
 
     from hooks.lineworks import DOWNLOAD_MAX_WINDOW, LineWorksHook, split_windows
-    from talklog.provenance import file_sha256
-    from talkpipeline import Source, archive_file, history_request, mark_for_rerender
+    from lineworks_salesforce.pipelines import Source, archive_file, history_request, mark_for_rerender
+    from lineworks_salesforce.talklog.provenance import file_sha256
 
     run = make_run(context)
     cfg = run.settings
@@ -207,8 +208,7 @@ def import_history(params: dict | None, context: dict[str, Any]) -> dict[str, An
 def fetch_import(cfg, name: str, scratch: Path):
     """Copy file ``name`` of the import location into ``scratch``: a regular file inside the location
     (local folder or object storage), at most ``import_max_bytes``; its size and SHA-256."""
-    from pipeline_settings import import_root
-    from talkpipeline.file_import import (
+    from lineworks_salesforce.pipelines.file_import import (
         ImportedFile,
         copy_capped,
         import_name,
@@ -216,6 +216,7 @@ def fetch_import(cfg, name: str, scratch: Path):
         local_root,
         open_local,
     )
+    from lineworks_salesforce.settings import import_root
 
     relative = import_name(name)
     location = import_root(cfg)
@@ -235,7 +236,7 @@ def fetch_import(cfg, name: str, scratch: Path):
 def fetch_object(root, relative, max_bytes: int, dest: Path) -> tuple[int, str]:
     """Copy ``root / relative`` (an :class:`ObjectStoragePath` prefix) into ``dest``: an object of at most
     ``max_bytes``, its size checked before the copy and while streaming."""
-    from talkpipeline.file_import import ImportRefused, check_size, copy_capped
+    from lineworks_salesforce.pipelines.file_import import ImportRefused, check_size, copy_capped
 
     path = root.joinpath(*relative.parts)
     try:

@@ -1,7 +1,8 @@
 """State and domain rules of the Salesforce sandbox (SQLite), with no HTTP in it.
 
 The schema comes from the project's SFDX source (``salesforce/``) plus the standard objects the
-product touches (:mod:`salesforce_model`), so the sandbox and a real org cannot drift apart. Every
+product touches (:mod:`lineworks_salesforce.salesforce_model`), so the sandbox and a real org cannot drift
+apart. Every
 write (REST, sObject Collections, Bulk) goes through :meth:`SalesforceState.save`, which applies
 Salesforce's own rules and raises :class:`RecordError` with the real ``statusCode``.
 """
@@ -26,7 +27,7 @@ from typing import Any
 
 import jwt
 
-from salesforce_model import FieldDef, ObjectDef, Schema, default_schema
+from lineworks_salesforce.salesforce_model import FieldDef, ObjectDef, Schema, default_schema
 from sandbox.common.config import Check, choice, fields, integer, mapping, merge_config, number, text
 from sandbox.common.faults import FaultPlan
 from sandbox.common.validation import BadRequest

@@ -74,7 +74,7 @@ def test_should_set_retries_on_every_task(dagbag):
 
 def test_should_bound_every_task_by_its_configured_execution_timeout(dagbag):
     """A task that hangs (a ReDoS, a stuck download) is stopped: task_timeout_minutes of the settings file."""
-    from pipeline_settings import file_task_timeouts
+    from lineworks_salesforce.settings import file_task_timeouts
 
     timeouts = file_task_timeouts()
     for dag_id, dag in dagbag.dags.items():

@@ -16,7 +16,7 @@ from hooks.exceptions import (
     SalesforceTransientError,
 )
 from hooks.salesforce import SalesforceActivityHook
-from salesforce_model.soql import Like, soql, soql_in_chunks
+from lineworks_salesforce.salesforce_model.soql import Like, soql, soql_in_chunks
 
 JST = timezone(timedelta(hours=9))
 FAST = {"backoff_base": 0.01, "backoff_max": 0.05, "bulk_poll_interval": 0.01}

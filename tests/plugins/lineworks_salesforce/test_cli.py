@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from lineworks_salesforce.archive import Archive
 from lineworks_salesforce.cli import main
-from pipeline_settings import load_settings
-from talkarchive import Archive
-from talkpipeline import Run, Source, archive_file
+from lineworks_salesforce.pipelines import Run, Source, archive_file
+from lineworks_salesforce.settings import load_settings
 
 HEADER = "日時,送信者,受信者,チャンネルID,トーク\n"
 LINES = [
@@ -106,3 +106,13 @@ def test_should_be_installed_as_a_console_script():
     done = subprocess.run([str(script), "archive", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "forget" in done.stdout
+
+
+def test_should_run_the_doctor_on_a_file(tmp_path, capsys):
+    path = tmp_path / "export.csv"
+    path.write_text(HEADER + "".join(LINES), encoding="utf-8")
+    assert main(["doctor", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert hashlib.sha256(path.read_bytes()).hexdigest() in out
+    assert "見積書を送ります" not in out  # no cell of the file
+    assert main(["doctor", str(tmp_path / "missing.csv")]) == 2

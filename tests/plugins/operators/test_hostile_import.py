@@ -13,9 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from lineworks_salesforce.pipelines import HistoryRequest, history_request
+from lineworks_salesforce.pipelines.file_import import ImportRefused, copy_capped
 from operators.talk_logs import fetch_import, fetch_object
-from talkpipeline import HistoryRequest, history_request
-from talkpipeline.file_import import ImportRefused, copy_capped
 
 TODAY = date(2026, 12, 2)
 CSV = (

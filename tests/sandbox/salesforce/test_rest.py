@@ -28,7 +28,7 @@ from simple_salesforce.exceptions import (
 
 from hooks.salesforce import SalesforceActivityHook
 from hooks.tls import make_session
-from salesforce_model import default_schema
+from lineworks_salesforce.salesforce_model import default_schema
 
 KEY = "ActivityKey__c"
 CONTACT_KEY = "LineWorksContactId__c"
