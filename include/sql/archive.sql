@@ -195,6 +195,18 @@ INSERT INTO lw_quarantine (source, row_number, reason, raw, detail, run_id)
 VALUES (:source, :row_number, :reason, :raw, :detail, :run_id)
 ON CONFLICT (source, row_number, reason) DO NOTHING;
 
+-- name: members
+SELECT user_id, email, display_name FROM lw_members;
+
+-- name: friends
+SELECT contact_id, display_name, master_user_id FROM lw_friends;
+
+-- name: message_count
+SELECT COUNT(*) AS n FROM lw_messages;
+
+-- name: pending_hour_count
+SELECT COUNT(*) AS n FROM lw_pending_hours;
+
 -- name: upsert_member
 INSERT INTO lw_members (user_id, email, display_name) VALUES (:user_id, :email, :display_name)
 ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, display_name = excluded.display_name;
@@ -262,9 +274,6 @@ SELECT DISTINCT contact_id FROM lw_pending_hours;
 
 -- name: delete_pending
 DELETE FROM lw_pending_hours WHERE contact_id = :contact_id AND hour_bucket = :hour_bucket;
-
--- name: activity_hash
-SELECT content_hash FROM lw_activities WHERE activity_key = :activity_key;
 
 -- name: upsert_outbox
 INSERT INTO lw_outbox (activity_key, contact_id, hour_bucket, content_hash, record)

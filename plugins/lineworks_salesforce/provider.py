@@ -2,9 +2,9 @@
 
 Airflow 3 discovers connection types (the typed form in the UI's connection editor) only from
 provider packages, through the ``apache_airflow_provider`` entry point declared in
-``pyproject.toml``. This module is the only thing that entry point installs; the hook itself lives
-in ``plugins/hooks/lineworks.py`` and is imported as ``hooks.lineworks.LineWorksHook`` because
-Airflow puts ``plugins/`` on ``sys.path``.
+``pyproject.toml`` (``lineworks_salesforce.provider:get_provider_info``, installed with the rest of the
+domain package by ``pip install -e .``); the hook itself lives in ``plugins/hooks/lineworks.py`` and is
+imported as ``hooks.lineworks.LineWorksHook`` because Airflow puts ``plugins/`` on ``sys.path``.
 """
 
 from __future__ import annotations

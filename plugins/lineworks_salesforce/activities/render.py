@@ -72,6 +72,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from lineworks_salesforce.activities.keys import activity_key, key_base, part_suffix  # noqa: F401 (re-exported)
 from lineworks_salesforce.activities.redact import RedactPattern, compile_patterns, redact_list
 from lineworks_salesforce.salesforce_model.activity import (
     DESCRIPTION_MAX,
@@ -267,7 +268,7 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
     for code in np.unique(contact_sorted[starts]).tolist():
         contact = contacts[code]
         placement = placement_fields(link_rows[contact])
-        base = f"LW-{domain}-{contact}-"
+        base = key_base(domain, contact)
         owner = f',"OwnerId":{enc(placement["OwnerId"])}' if "OwnerId" in placement else ""
         who_what = "".join(
             f',"{name}":{enc(placement[name])}' for name in ("WhatId", "WhoId") if name in placement
@@ -311,7 +312,7 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
             parts = _parts(lines_sorted[a:b], utc_sorted[a:b], max_len)
         subject_json = fixed_subject
         for number, (description, count, part_first, part_last) in enumerate(parts, start=1):
-            suffix = "" if number == 1 else f"-p{number}"
+            suffix = part_suffix(number)
             if subject_json is None or (per_part_subject and number > 1):
                 subject = _subject(
                     settings.subject_template,
@@ -334,12 +335,6 @@ def render_activities(messages: pd.DataFrame, links: pd.DataFrame, settings: Ren
             hashes[key] = sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
             payloads[key] = canonical
     return RenderResult(payloads=payloads, hashes=hashes, unlinked=unlinked)
-
-
-def activity_key(domain_id: str, contact_id: str, hour: str, part: int = 1) -> str:
-    """``LW-<domainId>-<contactId>-<YYYYMMDDHH>``, with ``-p<n>`` for part n ≥ 2."""
-    base = f"LW-{domain_id}-{contact_id}-{hour}"
-    return base if part == 1 else f"{base}-p{part}"
 
 
 def record_hash(record: Mapping[str, Any]) -> str:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from lineworks_salesforce.activities.keys import parse_activity_key, part_suffix, split_part
 from lineworks_salesforce.activities.render import LINK_COLUMNS, RenderSettings, render_activities
 from lineworks_salesforce.archive import Archive
 from lineworks_salesforce.directory import (
@@ -153,7 +154,7 @@ def archive_file(run: Run, path: str | Path, source: Source | None = None) -> di
             frame = messages.assign(
                 sent_at=_iso(messages["sent_at"]), body=messages["text"], run_id=run.run_id, source=source_id
             )
-            before = _count(run, "SELECT COUNT(*) FROM lw_messages")
+            before = _count(run, "message_count")
             with run.archive.transaction() as conn:
                 run.archive.execute_many(
                     "insert_message",
@@ -183,7 +184,7 @@ def archive_file(run: Run, path: str | Path, source: Source | None = None) -> di
                         ({"source_id": source_id, "message_key": k} for k in messages["message_key"]),
                         conn,
                     )
-            new += _count(run, "SELECT COUNT(*) FROM lw_messages") - before
+            new += _count(run, "message_count") - before
         if not chunk.quarantined.empty:
             q = chunk.quarantined.assign(run_id=run.run_id, source=source_id)
             run.archive.execute_many(
@@ -285,11 +286,11 @@ def store_directory(run: Run, members: list[Member], friends: list[Friend]) -> N
 def resolve(run: Run) -> dict[str, Any]:
     """Resolve new (and recently unresolved) messages; mark the (friend, hour)s they touch as pending."""
     members = [
-        Member(**r) for r in run.archive.query_raw("SELECT user_id, email, display_name FROM lw_members")
+        Member(**r) for r in run.archive.query("members")
     ]
     friends = [
         Friend(**r)
-        for r in run.archive.query_raw("SELECT contact_id, display_name, master_user_id FROM lw_friends")
+        for r in run.archive.query("friends")
     ]
     resolver = Resolver(
         members,
@@ -420,7 +421,7 @@ def mark_for_rerender(run: Run, first_day: date, last_day: date) -> dict[str, in
         raise ValueError(f"the range ends ({last_day}) before it starts ({first_day})")
     bounds = {"first_hour": f"{first_day:%Y%m%d}00", "end_hour": f"{last_day + timedelta(days=1):%Y%m%d}00"}
     run.archive.execute_many("pending_hours_in_range", [bounds])
-    return {"pending_hours": _count(run, "SELECT COUNT(*) FROM lw_pending_hours")}
+    return {"pending_hours": _count(run, "pending_hour_count")}
 
 
 # --- build ------------------------------------------------------------------------------------------------
@@ -466,7 +467,8 @@ def build(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
                 unchanged += 1
                 continue
             changed += 1
-            contact_id, hour_bucket = _contact_and_hour(key)
+            parsed = parse_activity_key(key)
+            contact_id, hour_bucket = parsed.contact_id, parsed.hour
             outbox.append(
                 {
                     "activity_key": key,
@@ -519,7 +521,7 @@ def _parts_changes(split: dict[str, int], keys: Iterable[str]) -> _PartsChanges:
     now: dict[str, int] = {}
     firsts: list[str] = []
     for key in keys:
-        first, part = _split_key(key)
+        first, part = split_part(key)
         if part == 1:
             firsts.append(first)
         else:
@@ -529,14 +531,16 @@ def _parts_changes(split: dict[str, int], keys: Iterable[str]) -> _PartsChanges:
         before, parts = split.get(first, 1), now.get(first, 1)
         if parts == before:
             continue
-        out.stale += [{"activity_key": f"{first}-p{p}"} for p in range(parts + 1, before + 1)]
+        out.stale += [{"activity_key": first + part_suffix(p)} for p in range(parts + 1, before + 1)]
         if parts > 1:
             split[first] = parts
             out.split.append({"activity_key": first, "parts": parts})
         else:
             del split[first]
             out.unsplit.append({"activity_key": first})
-    out.current = [{"activity_key": f"{first}-p{p}"} for first, n in now.items() for p in range(2, n + 1)]
+    out.current = [
+        {"activity_key": first + part_suffix(p)} for first, n in now.items() for p in range(2, n + 1)
+    ]
     return out
 
 
@@ -547,10 +551,10 @@ def fetch_links(run: Run, salesforce: SalesforceClient, contact_ids: list[str]) 
     ExternalContact__c of ``link_query_ids`` friends per query (fewer when their ids would make the
     query's url longer than the REST URI limit).
     """
-    members = {r["user_id"]: r for r in run.archive.query_raw("SELECT user_id, email FROM lw_members")}
+    members = {r["user_id"]: r for r in run.archive.query("members")}
     masters = {
         r["contact_id"]: r["master_user_id"]
-        for r in run.archive.query_raw("SELECT contact_id, master_user_id FROM lw_friends")
+        for r in run.archive.query("friends")
     }
     queries = [
         "SELECT Id, Email, LineWorksUserId__c FROM User WHERE IsActive = TRUE",
@@ -693,11 +697,11 @@ def _delete_stale_parts(run: Run, salesforce: SalesforceClient) -> Counter[str]:
 def _labels(run: Run) -> dict[str, dict[str, str]]:
     members = {
         r["email"]: r["display_name"]
-        for r in run.archive.query_raw("SELECT email, display_name FROM lw_members")
+        for r in run.archive.query("members")
     }
     friends = {
         match_name(r["display_name"]): r["display_name"]
-        for r in run.archive.query_raw("SELECT display_name FROM lw_friends")
+        for r in run.archive.query("friends")
     }
     return {"members": members, "friends": friends}
 
@@ -756,20 +760,6 @@ def _stored_hashes(run: Run, keys: list[str]) -> dict[str, str]:
     return {r["activity_key"]: r["content_hash"] for r in run.archive.query_in("content_hashes_of", keys)}
 
 
-def _split_key(activity_key: str) -> tuple[str, int]:
-    """(the hour's first key, part number) of ``LW-<domain>-<contactId>-<YYYYMMDDHH>[-pN]``."""
-    first, _, tail = activity_key.rpartition("-")
-    if tail[:1] == "p" and tail[1:].isdigit():
-        return first, int(tail[1:])
-    return activity_key, 1
-
-
-def _contact_and_hour(activity_key: str) -> tuple[str, str]:
-    """(contactId, YYYYMMDDHH) of an activity key; the contact id itself contains dashes."""
-    head, _, hour = _split_key(activity_key)[0].rpartition("-")
-    return head.split("-", 2)[2], hour
-
-
 def _iso(series: pd.Series) -> pd.Series:
     return series.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -794,5 +784,6 @@ def _calls(salesforce: SalesforceClient) -> int:
     return int(salesforce.budget.spent)
 
 
-def _count(run: Run, sql: str) -> int:
-    return int(run.archive.scalar(sql))
+def _count(run: Run, statement: str) -> int:
+    """The single number a counting statement of ``archive.sql`` returns."""
+    return int(next(iter(run.archive.query(statement)[0].values())))

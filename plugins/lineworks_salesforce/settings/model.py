@@ -13,7 +13,6 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from lineworks_salesforce.settings import checks
 from lineworks_salesforce.settings.errors import CODE_SOURCE, Invalid
@@ -46,7 +45,6 @@ class Settings:
     lookback_hours: float = 2
     subject_template: str = "LINE WORKSログ"
     exclude_bots: bool = True
-    exclude_internal: bool = True
     redact_patterns: tuple[str, ...] = ()
     csv_recipient_separator: str = ", "
     csv_language: str = "ja_JP"
@@ -63,7 +61,6 @@ class Settings:
     import_max_days: int = 400
     file_import_enabled: bool = True
     task_timeout_minutes: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TASK_TIMEOUT_MINUTES))
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         failure = None
@@ -83,7 +80,6 @@ CHECKS: dict[str, checks.Check] = {
     "lookback_hours": checks.number(0, LOOKBACK_HOURS_MAX),
     "subject_template": checks.subject_template,
     "exclude_bots": checks.flag,
-    "exclude_internal": checks.flag,
     "redact_patterns": checks.redact_patterns,
     "csv_recipient_separator": checks.separator,
     "csv_language": checks.csv_language,
@@ -100,10 +96,9 @@ CHECKS: dict[str, checks.Check] = {
     "import_max_days": checks.whole(1, IMPORT_MAX_DAYS_MAX),
     "file_import_enabled": checks.flag,
     "task_timeout_minutes": checks.task_timeouts,
-    "extra": checks.mapping,
 }
-# The names the YAML file and the Variable may set (``extra`` is internal).
-SETTING_NAMES = tuple(f.name for f in dataclasses.fields(Settings) if f.name != "extra")
+# The names the YAML file and the Variable may set.
+SETTING_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
 _FIELD_NAMES = {f.name for f in dataclasses.fields(Settings)}
 if set(CHECKS) != _FIELD_NAMES:  # pragma: no cover - every field needs its check
     raise RuntimeError(

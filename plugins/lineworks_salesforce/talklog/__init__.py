@@ -18,7 +18,7 @@ from lineworks_salesforce.talklog.csvparse import (
     content_kind,
     parse_message_csv,
 )
-from lineworks_salesforce.talklog.keys import activity_key, hour_bucket, message_key
+from lineworks_salesforce.talklog.keys import hour_bucket, message_key
 from lineworks_salesforce.talklog.people import Person, parse_person, split_recipients
 from lineworks_salesforce.talklog.provenance import file_sha256
 
@@ -33,7 +33,6 @@ __all__ = [
     "Person",
     "TalkLogInternalError",
     "UnknownHeaderError",
-    "activity_key",
     "content_kind",
     "file_sha256",
     "hour_bucket",

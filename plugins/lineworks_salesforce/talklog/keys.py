@@ -37,7 +37,6 @@ import pandas as pd
 
 __all__ = [
     "KEY_SEPARATOR",
-    "activity_key",
     "canonical_text",
     "hour_bucket",
     "message_key",
@@ -172,20 +171,6 @@ def message_keys_at(
         return []
     isos = utc_iso_strings(epoch_seconds)
     return message_keys(domain_id, channel_ids, isos, senders_raw, texts)
-
-
-def activity_key(domain_id: str | int, contact_id: str, hour_local: datetime, part: int = 1) -> str:
-    """``LW-<domainId>-<contactId>-<YYYYMMDDHH>`` (+ ``-p<part>`` for part >= 2).
-
-    ``hour_local`` is the hour bucket in the org's timezone (see :func:`hour_bucket`); its wall-clock
-    fields are used as they are, whatever its tzinfo.
-    """
-    if part < 1:
-        raise ValueError(f"part must be >= 1, not {part}")
-    if not contact_id:
-        raise ValueError("contact_id is empty")
-    key = f"LW-{domain_id}-{contact_id}-{hour_local:%Y%m%d%H}"
-    return key if part == 1 else f"{key}-p{part}"
 
 
 def hour_bucket(ts_utc: pd.Series, tz: str) -> pd.Series:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from lineworks_salesforce.pipelines import _parts_changes, _split_key
+from lineworks_salesforce.activities.keys import split_part
+from lineworks_salesforce.pipelines import _parts_changes
 
 A, B, C = "LW-1-c-a-2026112009", "LW-1-c-b-2026112009", "LW-1-c-c-2026112010"
 
@@ -31,5 +32,5 @@ def test_should_leave_hours_not_rendered_now_alone():
 
 def test_should_read_the_first_key_and_part_of_a_key():
     # contact ids contain dashes; only a trailing -p<n> is a part number
-    assert _split_key("LW-1-ab-p2-cd-2026112009") == ("LW-1-ab-p2-cd-2026112009", 1)
-    assert _split_key("LW-1-ab-p2-cd-2026112009-p12") == ("LW-1-ab-p2-cd-2026112009", 12)
+    assert split_part("LW-1-ab-p2-cd-2026112009") == ("LW-1-ab-p2-cd-2026112009", 1)
+    assert split_part("LW-1-ab-p2-cd-2026112009-p12") == ("LW-1-ab-p2-cd-2026112009", 12)

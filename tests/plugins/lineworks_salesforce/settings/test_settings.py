@@ -36,8 +36,8 @@ def test_should_read_the_shipped_defaults():
 
 
 def test_should_apply_overrides():
-    settings = load_settings({"lookback_hours": 3, "redact_patterns": [r"\d{16}"], "exclude_internal": False})
-    assert (settings.lookback_hours, settings.redact_patterns, settings.exclude_internal) == (
+    settings = load_settings({"lookback_hours": 3, "redact_patterns": [r"\d{16}"], "exclude_bots": False})
+    assert (settings.lookback_hours, settings.redact_patterns, settings.exclude_bots) == (
         3.0,
         (r"\d{16}",),
         False,
@@ -189,7 +189,6 @@ def test_should_validate_replace_results():
     assert (settings.lookback_hours, settings.redact_patterns) == (5.0, ("秘+",))
     message = _refused(dataclasses.replace, settings, retry_unresolved_days=1e308)
     assert message.startswith("Settings(): retry_unresolved_days: got float out of range")
-    _refused(dataclasses.replace, settings, extra=[SECRET])
 
 
 @pytest.mark.parametrize(
@@ -373,7 +372,7 @@ def test_should_list_the_known_settings_after_an_unknown_one():
     first, known = message.splitlines()
     assert first == f"{VARIABLE_SOURCE}: lookback_hour, <a key: str of 3 characters>: unknown settings"
     assert known.startswith("known settings: timezone, lookback_hours,") and "task_timeout_minutes" in known
-    assert "extra" not in known
+    assert "exclude_internal" not in known  # removed: internal talks have no external contact anyway
 
 
 def test_should_shorten_a_long_settings_file_path(tmp_path):

@@ -34,7 +34,7 @@ NOT_APPLICABLE = {
     "domain_id": {"empty": '"" means the connection\'s Domain ID'},
     "import_location": {"empty": '"" means $AIRFLOW_HOME/imports'},
 }
-LOADABLE = [f.name for f in dataclasses.fields(Settings) if f.name != "extra"]
+LOADABLE = [f.name for f in dataclasses.fields(Settings)]
 
 
 def _common(**extra):
@@ -128,7 +128,6 @@ FIELD_CASES: dict[str, dict[str, object]] = {
         },
     ),
     "exclude_bots": _flag(),
-    "exclude_internal": _flag(),
     "redact_patterns": {
         "wrong type": SECRET,  # one string, not a list
         "nan": [NAN],

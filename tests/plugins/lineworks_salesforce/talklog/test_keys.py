@@ -7,10 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from lineworks_salesforce.talklog.keys import (
-    activity_key,
     canonical_text,
     hour_bucket,
     message_key,
@@ -57,16 +55,6 @@ def test_should_give_the_same_keys_vectorised():
     assert message_keys_at("7", channels, seconds, senders, texts) == one_by_one
     assert message_keys("7", channels, isos, senders, texts, [0, 0, 0, 0]) == one_by_one
     assert message_keys_at("7", [], np.array([], dtype=np.int64), [], []) == []
-
-
-def test_should_build_activity_keys():
-    hour = datetime(2026, 11, 20, 9, tzinfo=JST)
-    assert activity_key(40064200, "c-1", hour) == "LW-40064200-c-1-2026112009"
-    assert activity_key("40064200", "c-1", hour, part=2) == "LW-40064200-c-1-2026112009-p2"
-    with pytest.raises(ValueError):
-        activity_key("1", "c-1", hour, part=0)
-    with pytest.raises(ValueError):
-        activity_key("1", "", hour)
 
 
 def test_should_bucket_instants_by_the_hour_of_the_org_timezone():
