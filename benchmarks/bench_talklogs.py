@@ -515,7 +515,7 @@ def _pipeline_child(
     _import_pipeline()
     baseline = _maxrss_mib()
     archive = Archive(f"sqlite:///{db}")
-    archive.create_schema()
+    archive.migrate()
     run = Run(archive, load_settings(), "bench-rss", domain_id)
     store_directory(run, members, friends)  # refresh_directory without the API: the same rows
     seconds, rss = {}, {}
@@ -658,7 +658,7 @@ def _new_run(tmp: Path, name: str, domain_id: str, run_id: str, archive=None):
         db = tmp / f"{name}-archive.db"
         db.unlink(missing_ok=True)
         archive = Archive(f"sqlite:///{db}")
-        archive.create_schema()
+        archive.migrate()
     return Run(archive, load_settings(), run_id, domain_id)
 
 

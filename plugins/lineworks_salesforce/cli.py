@@ -3,6 +3,7 @@
 ``doctor FILE``               how a Monitoring CSV export parses: layout, counts, quarantine reasons with
                               the file lines to look at, and the file's SHA-256 (its provenance id)
 
+``archive migrate``           create the archive or bring its schema up to date (versioned migrations)
 ``archive sources``           every download window and imported file the archive holds lines of
 ``archive lines --source S``  the lines imported file ``S`` (its SHA-256) delivered
 ``archive forget --source S`` remove them again; the hours they were in are rendered again by the next
@@ -58,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     archive.add_argument("--archive", metavar="URL", help="SQLAlchemy URL of the archive database")
     sub = archive.add_subparsers(title="archive commands")
 
+    migrate = sub.add_parser("migrate", help="bring the archive's schema up to date (each migration once)")
+    migrate.set_defaults(handler=_migrate)
+
     sources = sub.add_parser("sources", help="list the download windows and imported files")
     sources.add_argument("--kind", choices=["file", "monitoring"], help="only sources of this kind")
     sources.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -75,6 +79,15 @@ def _parser() -> argparse.ArgumentParser:
     forget.add_argument("--dry-run", action="store_true", help="say what would be removed, change nothing")
     forget.set_defaults(handler=_forget)
     return parser
+
+
+def _migrate(args: argparse.Namespace, out: TextIO) -> int:
+    from lineworks_salesforce.archive import Archive
+
+    before, after = Archive(archive_url_from(args.archive, os.environ, must_exist=False)).migrate()
+    state = "already current" if before == after else f"migrated from version {before}"
+    print(f"archive schema version {after} ({state})", file=out)
+    return 0
 
 
 def _sources(args: argparse.Namespace, out: TextIO) -> int:
@@ -156,11 +169,14 @@ def _archive(args: argparse.Namespace):
     from lineworks_salesforce.archive import Archive
 
     archive = Archive(archive_url_from(args.archive, os.environ))
-    archive.create_schema()
+    try:
+        archive.check_schema()
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     return archive
 
 
-def archive_url_from(option: str | None, env: dict[str, str] | os._Environ) -> str:
+def archive_url_from(option: str | None, env: dict[str, str] | os._Environ, must_exist: bool = True) -> str:
     """Where the archive is: the option, ``LINEWORKS_ARCHIVE_URL``, the Airflow connection in the
     environment, or the default SQLite file (which must exist)."""
     from lineworks_salesforce.archive import archive_url
@@ -192,6 +208,6 @@ def archive_url_from(option: str | None, env: dict[str, str] | os._Environ) -> s
             raise CliError(f"AIRFLOW_CONN_LINEWORKS_ARCHIVE: {exc}") from None
     home = env.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
     path = Path(home) / "lineworks_archive.db"
-    if not path.exists():
+    if must_exist and not path.exists():
         raise CliError(f"no archive at {path}; pass --archive URL (or set AIRFLOW_HOME)")
     return f"sqlite:///{path}"

@@ -55,8 +55,13 @@ def settings():
         return settings_from_variable(raw)
 
 
-def archive_for(conn_id: str):
-    """The archive behind connection ``conn_id``; a local SQLite file when the connection is not defined."""
+def archive_for(conn_id: str, migrate: bool = False):
+    """The archive behind connection ``conn_id``; a local SQLite file when the connection is not defined.
+
+    The first task of a run (``migrate=True``: ``archive``, ``import_history``) applies pending schema
+    migrations under the archive's lock; every other task checks the version and fails at once, saying
+    which command to run, on an archive whose schema is older or newer than this code's.
+    """
     from airflow.exceptions import AirflowNotFoundException
     from airflow.sdk import BaseHook
 
@@ -71,12 +76,17 @@ def archive_for(conn_id: str):
         log.info("Connection %r is not defined; using the SQLite archive %s", conn_id, path)
         url = f"sqlite:///{path}"
     archive = Archive(url)
-    archive.create_schema()
+    with fail_fast("archive"):
+        if migrate:
+            archive.migrate()
+        else:
+            archive.check_schema()
     return archive
 
 
-def make_run(context: dict[str, Any]):
-    """The pipeline ``Run`` of this task: archive, settings, run id and the LINE WORKS domain id."""
+def make_run(context: dict[str, Any], migrate: bool = False):
+    """The pipeline ``Run`` of this task: archive, settings, run id and the LINE WORKS domain id
+    (``migrate``: the run's first task, which brings the archive's schema up to date)."""
     from hooks.lineworks import LineWorksHook
     from lineworks_salesforce.pipelines import Run
     from lineworks_salesforce.settings import validate_domain_id
@@ -93,7 +103,7 @@ def make_run(context: dict[str, Any]):
                 "activity keys include it"
             )
     return Run(
-        archive=archive_for(cfg.archive_conn_id),
+        archive=archive_for(cfg.archive_conn_id, migrate=migrate),
         settings=cfg,
         run_id=context["run_id"],
         domain_id=domain,
@@ -108,7 +118,7 @@ def archive_staged(staged: dict[str, Any], context: dict[str, Any]) -> dict[str,
 
     from lineworks_salesforce.pipelines import Source, archive_file
 
-    run = make_run(context)
+    run = make_run(context, migrate=True)
     path = ObjectStoragePath(staged["staged"])
     start, end = (datetime.fromisoformat(t) for t in staged["window"])
     with tempfile.NamedTemporaryFile(suffix=".csv") as local:
@@ -135,7 +145,7 @@ def import_history(params: dict | None, context: dict[str, Any]) -> dict[str, An
     from lineworks_salesforce.pipelines import Source, archive_file, history_request, mark_for_rerender
     from lineworks_salesforce.talklog.provenance import file_sha256
 
-    run = make_run(context)
+    run = make_run(context, migrate=True)
     cfg = run.settings
     with fail_fast("lineworks_history_import"):
         request = history_request(

@@ -2,7 +2,9 @@
 
 The archive is the single source of truth for what has been seen (DESIGN §1): every message is
 inserted once (``ON CONFLICT DO NOTHING`` on its key), so overlapping windows, retries and history
-imports never duplicate anything. The SQL lives in ``include/sql/archive.sql``; this module only runs it.
+imports never duplicate anything. The statements live in ``include/sql/archive.sql`` and the tables are
+made by the versioned migrations of ``include/sql/migrations/`` (:meth:`Archive.migrate`, the command
+``lineworks-salesforce archive migrate``; the schema version is recorded in ``lw_schema_version``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 SQL_FILE = Path(__file__).resolve().parents[3] / "include" / "sql" / "archive.sql"
+MIGRATIONS_DIR = SQL_FILE.parent / "migrations"
+MIGRATE_COMMAND = "lineworks-salesforce archive migrate"
+# pg_advisory_xact_lock key of migrations (any constant: "lw" in ASCII)
+_PG_LOCK = 0x6C77
 _BATCH = 5_000
 
 
@@ -27,6 +33,25 @@ def statements(path: Path = SQL_FILE) -> dict[str, str]:
     text = path.read_text(encoding="utf-8")
     parts = re.split(r"^-- name: (\w+)\s*$", text, flags=re.M)
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2])}
+
+
+class ArchiveSchemaError(ValueError):
+    """The archive's schema is not the one this code needs; the message says which command to run."""
+
+
+@cache
+def migrations(folder: Path = MIGRATIONS_DIR) -> tuple[tuple[int, str, str], ...]:
+    """(version, name, SQL) of every ``NNNN_name.sql`` in ``folder``, in order; versions 1, 2, 3…"""
+    found = []
+    for path in sorted(folder.glob("*.sql")):
+        match = re.fullmatch(r"(\d{4})_(\w+)\.sql", path.name)
+        if not match:
+            raise ValueError(f"{path.name}: migrations are named NNNN_name.sql")
+        found.append((int(match[1]), match[2], path.read_text(encoding="utf-8")))
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise ValueError(f"migrations in {folder} must be numbered 1, 2, 3… without gaps: {versions}")
+    return tuple(found)
 
 
 def archive_url(
@@ -61,10 +86,66 @@ class Archive:
         self.sql = statements()
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
 
-    def create_schema(self) -> None:
+    @property
+    def latest_version(self) -> int:
+        return len(migrations())
+
+    def schema_version(self) -> int:
+        """The archive's schema version: 0 for an empty database (or one made before migrations)."""
+        inspector = sa.inspect(self.engine)
+        if not inspector.has_table("lw_schema_version"):
+            return 0
+        with self.engine.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT MAX(version) FROM lw_schema_version").scalar() or 0)
+
+    def migrate(self) -> tuple[int, int]:
+        """Apply the migrations the archive has not had yet, each once, under a lock; (before, after).
+
+        Safe to run from several tasks at once: on PostgreSQL a transaction-level advisory lock, on SQLite
+        the database's write lock (taken by the first statement) makes the others wait, and each re-reads
+        the version inside its lock, so a migration is applied exactly once.
+        """
         with self.engine.begin() as conn:
-            for statement in _split(self.sql["schema"]):
-                conn.exec_driver_sql(statement)
+            if self.engine.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")
+            conn.exec_driver_sql(
+                "CREATE TABLE IF NOT EXISTS lw_schema_version ("
+                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            # a write, so SQLite takes its write lock now and a second migrator waits here
+            conn.exec_driver_sql("DELETE FROM lw_schema_version WHERE version < 0")
+            before = int(conn.exec_driver_sql("SELECT MAX(version) FROM lw_schema_version").scalar() or 0)
+            if before > self.latest_version:
+                raise ArchiveSchemaError(self._newer(before))
+            for version, name, sql in migrations()[before:]:
+                for statement in _split(sql):
+                    conn.exec_driver_sql(statement)
+                conn.execute(
+                    sa.text("INSERT INTO lw_schema_version (version, name, applied_at) VALUES (:v, :n, :at)"),
+                    {
+                        "v": version,
+                        "n": name,
+                        "at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    },
+                )
+        return before, max(before, self.latest_version)
+
+    def check_schema(self) -> None:
+        """:class:`ArchiveSchemaError` unless the archive is at the version this code needs."""
+        version = self.schema_version()
+        if version < self.latest_version:
+            raise ArchiveSchemaError(
+                f"the archive's schema is version {version}, this code needs {self.latest_version}: "
+                f"run `{MIGRATE_COMMAND}` (or let the first task of a run apply it)"
+            )
+        if version > self.latest_version:
+            raise ArchiveSchemaError(self._newer(version))
+
+    def _newer(self, version: int) -> str:
+        return (
+            f"the archive's schema is version {version}, newer than this code's {self.latest_version}: "
+            "upgrade lineworks-salesforce on this worker"
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
@@ -171,6 +252,8 @@ class Archive:
     def counts(self) -> dict[str, int]:
         tables = [
             "lw_messages",
+            "lw_sources",
+            "lw_message_sources",
             "lw_quarantine",
             "lw_message_friends",
             "lw_pending_hours",

@@ -285,13 +285,8 @@ def store_directory(run: Run, members: list[Member], friends: list[Friend]) -> N
 
 def resolve(run: Run) -> dict[str, Any]:
     """Resolve new (and recently unresolved) messages; mark the (friend, hour)s they touch as pending."""
-    members = [
-        Member(**r) for r in run.archive.query("members")
-    ]
-    friends = [
-        Friend(**r)
-        for r in run.archive.query("friends")
-    ]
+    members = [Member(**r) for r in run.archive.query("members")]
+    friends = [Friend(**r) for r in run.archive.query("friends")]
     resolver = Resolver(
         members,
         friends,
@@ -552,10 +547,7 @@ def fetch_links(run: Run, salesforce: SalesforceClient, contact_ids: list[str]) 
     query's url longer than the REST URI limit).
     """
     members = {r["user_id"]: r for r in run.archive.query("members")}
-    masters = {
-        r["contact_id"]: r["master_user_id"]
-        for r in run.archive.query("friends")
-    }
+    masters = {r["contact_id"]: r["master_user_id"] for r in run.archive.query("friends")}
     queries = [
         "SELECT Id, Email, LineWorksUserId__c FROM User WHERE IsActive = TRUE",
         *soql_in_chunks(
@@ -695,14 +687,8 @@ def _delete_stale_parts(run: Run, salesforce: SalesforceClient) -> Counter[str]:
 
 # --- helpers -------------------------------------------------------------------------------------------
 def _labels(run: Run) -> dict[str, dict[str, str]]:
-    members = {
-        r["email"]: r["display_name"]
-        for r in run.archive.query("members")
-    }
-    friends = {
-        match_name(r["display_name"]): r["display_name"]
-        for r in run.archive.query("friends")
-    }
+    members = {r["email"]: r["display_name"] for r in run.archive.query("members")}
+    friends = {match_name(r["display_name"]): r["display_name"] for r in run.archive.query("friends")}
     return {"members": members, "friends": friends}
 
 

@@ -28,7 +28,7 @@ LINES = [
 def archive(tmp_path) -> tuple[str, str]:
     url = f"sqlite:///{tmp_path / 'archive.db'}"
     db = Archive(url)
-    db.create_schema()
+    db.migrate()
     path = tmp_path / "export.csv"
     path.write_text(HEADER + "".join(LINES), encoding="utf-8")
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -116,3 +116,18 @@ def test_should_run_the_doctor_on_a_file(tmp_path, capsys):
     assert hashlib.sha256(path.read_bytes()).hexdigest() in out
     assert "見積書を送ります" not in out  # no cell of the file
     assert main(["doctor", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_should_migrate_an_archive_from_the_command_line(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code, out = _run("archive", "--archive", url, "migrate")
+    assert code == 0 and out.startswith("archive schema version ") and "migrated from version 0" in out
+    code, out = _run("archive", "--archive", url, "migrate")
+    assert "already current" in out
+
+
+def test_should_tell_to_migrate_an_archive_that_is_not_current(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    code, _ = _run("archive", "--archive", url, "sources")
+    assert code == 2
+    assert "run `lineworks-salesforce archive migrate`" in capsys.readouterr().err

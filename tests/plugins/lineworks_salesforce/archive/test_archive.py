@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import uuid
 
@@ -63,13 +64,13 @@ def _message(key: str, **overrides) -> dict:
 
 
 def test_should_create_the_schema_twice_without_error(archive):
-    archive.create_schema()
-    archive.create_schema()
+    archive.migrate()
+    archive.migrate()
     assert archive.counts()["lw_messages"] == 0
 
 
 def test_should_insert_each_message_once(archive):
-    archive.create_schema()
+    archive.migrate()
     archive.execute_many("insert_message", [_message("k1"), _message("k2")])
     archive.execute_many("insert_message", [_message("k2", body="changed", run_id="r2"), _message("k3")])
     rows = archive.query_raw("SELECT message_key, body, run_id FROM lw_messages ORDER BY message_key")
@@ -81,7 +82,7 @@ def test_should_insert_each_message_once(archive):
 
 
 def test_should_keep_pending_hours_and_activities_idempotent(archive):
-    archive.create_schema()
+    archive.migrate()
     pending = [{"contact_id": "c1", "hour_bucket": "2026112009"}] * 3
     archive.execute_many("insert_pending", pending)
     assert archive.counts()["lw_pending_hours"] == 1
@@ -105,7 +106,7 @@ def test_should_keep_pending_hours_and_activities_idempotent(archive):
 
 
 def test_should_make_the_linked_hours_of_a_range_pending_once(archive):
-    archive.create_schema()
+    archive.migrate()
     links = [
         ("m1", "c1", "2026112009"),
         ("m2", "c1", "2026112009"),
@@ -124,7 +125,7 @@ def test_should_make_the_linked_hours_of_a_range_pending_once(archive):
 
 
 def test_should_stream_query_results_in_frames(archive):
-    archive.create_schema()
+    archive.migrate()
     archive.execute_many("insert_message", [_message(f"k{i:05d}") for i in range(12_000)])
     sizes = [
         len(f)
@@ -135,7 +136,7 @@ def test_should_stream_query_results_in_frames(archive):
 
 def test_should_never_split_a_friends_hour_across_frames(archive):
     # friend c1: 3 rows in hour 09, 4 in hour 10; friend c2: 1 row in hour 09; frames of 2 rows
-    archive.create_schema()
+    archive.migrate()
     hours = [("c1", "2026112009")] * 3 + [("c1", "2026112010")] * 4 + [("c2", "2026112009")]
     archive.execute_many(
         "insert_message",
@@ -155,7 +156,7 @@ def test_should_never_split_a_friends_hour_across_frames(archive):
 
 
 def test_should_keep_split_hours_and_stale_parts(archive):
-    archive.create_schema()
+    archive.migrate()
     first = "LW-1-c1-2026112009"
     archive.execute_many("upsert_split_hour", [{"activity_key": first, "parts": 3}])
     archive.execute_many("upsert_split_hour", [{"activity_key": first, "parts": 2}])
@@ -190,7 +191,7 @@ def test_should_keep_split_hours_and_stale_parts(archive):
 
 
 def test_should_retry_messages_with_open_resolution_issues(archive):
-    archive.create_schema()
+    archive.migrate()
     archive.execute_many(
         "insert_message",
         [_message(k, sent_at="2026-11-20T00:00:00Z") for k in ("partial", "done", "unresolved")],
@@ -213,7 +214,6 @@ def test_should_retry_messages_with_open_resolution_issues(archive):
 
 def test_should_name_every_statement_of_the_sql_file():
     assert {
-        "schema",
         "insert_message",
         "insert_quarantine",
         "pending_messages",
@@ -229,3 +229,84 @@ def test_should_build_urls_from_airflow_connections():
     )
     with pytest.raises(ValueError, match="sqlite or postgres"):
         archive_url("mysql", "db")
+
+
+# --- migrations -------------------------------------------------------------------------------------
+def test_should_migrate_a_fresh_archive_to_the_latest_version_once(archive):
+    from lineworks_salesforce.archive import migrations
+
+    latest = len(migrations())
+    assert archive.schema_version() == 0
+    assert archive.migrate() == (0, latest)
+    assert archive.schema_version() == latest
+    archive.check_schema()  # current: no error
+    assert archive.migrate() == (latest, latest)  # already current: nothing applied again
+    [(rows,)] = _rows(archive, "SELECT COUNT(*) FROM lw_schema_version")
+    assert rows == latest
+
+
+def test_should_refuse_a_task_on_an_old_schema_naming_the_command(archive):
+    from lineworks_salesforce.archive import ArchiveSchemaError
+
+    with pytest.raises(
+        ArchiveSchemaError,
+        match=r"version 0, this code needs \d+: run `lineworks-salesforce archive migrate`",
+    ):
+        archive.check_schema()
+
+
+def test_should_upgrade_an_archive_made_before_migrations_keeping_its_rows(archive):
+    """The archive as the previous release made it (create_schema: no version table, no provenance tables)."""
+    from lineworks_salesforce.archive import migrations
+
+    old = migrations()[0][2]
+    for table in ("lw_sources", "lw_message_sources"):
+        old = re.sub(rf"CREATE TABLE IF NOT EXISTS {table} \(.*?\);", "", old, flags=re.S)
+    old = re.sub(r"CREATE INDEX IF NOT EXISTS lw_message_sources_key[^;]*;", "", old)
+    with archive.engine.begin() as conn:
+        for statement in old.split(";"):
+            if statement.strip() and not statement.strip().startswith("--") or "CREATE" in statement:
+                conn.exec_driver_sql(statement)
+    archive.execute_many("insert_message", [_message("k1")])
+    assert archive.schema_version() == 0
+    archive.migrate()
+    archive.check_schema()
+    assert archive.counts()["lw_messages"] == 1 and archive.counts()["lw_sources"] == 0
+
+
+def test_should_refuse_an_archive_newer_than_the_code(archive):
+    from lineworks_salesforce.archive import ArchiveSchemaError
+
+    archive.migrate()
+    with archive.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO lw_schema_version (version, name, applied_at) VALUES (999, 'x', 'now')"
+        )
+    with pytest.raises(ArchiveSchemaError, match="newer than this code"):
+        archive.check_schema()
+    with pytest.raises(ArchiveSchemaError, match="newer than this code"):
+        archive.migrate()
+
+
+def test_should_apply_each_migration_once_when_workers_race(archive):
+    """Several tasks starting at once (the first task of concurrent runs): one applies, the others wait."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lineworks_salesforce.archive import Archive, migrations
+
+    racers = [Archive(archive.url) for _ in range(4)]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda a: a.migrate(), racers))
+    finally:
+        for racer in racers:
+            racer.engine.dispose()
+    latest = len(migrations())
+    assert sorted(before for before, _ in results) == [0, latest, latest, latest]
+    [(rows,)] = _rows(archive, "SELECT COUNT(*) FROM lw_schema_version")
+    assert rows == latest
+
+
+def _rows(archive, sql: str) -> list[tuple]:
+    with archive.engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql(sql)]

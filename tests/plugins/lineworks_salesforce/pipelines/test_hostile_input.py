@@ -77,7 +77,7 @@ HOSTILE: list[tuple[str, bytes, str]] = [
 @pytest.fixture
 def run(tmp_path) -> Run:
     archive = Archive(f"sqlite:///{tmp_path / 'archive.db'}")
-    archive.create_schema()
+    archive.migrate()
     return Run(archive=archive, settings=load_settings(), run_id="hostile", domain_id="40029600")
 
 

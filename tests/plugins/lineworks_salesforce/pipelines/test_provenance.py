@@ -49,7 +49,7 @@ def org(lineworks_sandbox, lineworks_conn, salesforce_sandbox, salesforce_conn, 
     csv_path = tmp_path / "download.csv"
     LineWorksHook().download_message_contents(START, END, csv_path)
     archive = Archive(f"sqlite:///{tmp_path / 'archive.db'}")
-    archive.create_schema()
+    archive.migrate()
     run = Run(archive, load_settings(), "scheduled", domain_id)
     downloaded = Source.monitoring(
         START, END, csv_path.name, hashlib.sha256(csv_path.read_bytes()).hexdigest()
@@ -164,7 +164,7 @@ def test_should_keep_a_line_that_a_monitoring_download_also_delivered(org, tmp_p
     """A file imported first, its lines then downloaded: the download is their source, forget keeps them."""
     run, csv_path = org
     fresh = Archive(f"sqlite:///{tmp_path / 'fresh.db'}")
-    fresh.create_schema()
+    fresh.migrate()
     first = dataclasses.replace(run, archive=fresh)
     sha = hashlib.sha256(csv_path.read_bytes()).hexdigest()
     archive_file(first, csv_path, source=Source.file("export.csv", sha))

@@ -19,7 +19,7 @@ KEN = Friend("c-ken", "ケン", "u-taro")
 @pytest.fixture
 def run(tmp_path) -> Run:
     archive = Archive(f"sqlite:///{tmp_path / 'archive.db'}")
-    archive.create_schema()
+    archive.migrate()
     return Run(archive=archive, settings=load_settings(), run_id="resolve", domain_id="40029600")
 
 

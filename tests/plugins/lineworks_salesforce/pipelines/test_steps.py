@@ -48,7 +48,7 @@ def tenant(lineworks_sandbox, lineworks_conn, salesforce_sandbox, salesforce_con
 
 def _prepared(tmp_path, name: str, domain_id: str, csv_path, **settings) -> Run:
     archive = Archive(f"sqlite:///{tmp_path / (name + '.db')}")
-    archive.create_schema()
+    archive.migrate()
     run = Run(archive, dataclasses.replace(load_settings(), **settings), name, domain_id)
     archive_file(run, csv_path)
     refresh_directory(run, LineWorksHook())
@@ -243,7 +243,7 @@ def test_should_delete_the_parts_an_hour_no_longer_has(tenant, tmp_path, salesfo
 
 def test_should_refuse_a_rerender_range_that_ends_before_it_starts(tmp_path):
     archive = Archive(f"sqlite:///{tmp_path / 'archive.db'}")
-    archive.create_schema()
+    archive.migrate()
     run = Run(archive, load_settings(), "r1", "1")
     with pytest.raises(ValueError, match="before it starts"):
         mark_for_rerender(run, date(2026, 11, 21), date(2026, 11, 20))
