@@ -59,8 +59,10 @@ def lineworks_talk_logs():
         from airflow.sdk import ObjectStoragePath
 
         from hooks.lineworks import LineWorksHook
-        from operators.talk_logs import settings
+        from operators.talk_logs import require_local_executor, settings
 
+        if STAGING_URL.startswith("file://"):
+            require_local_executor("a file:// staging folder (LINEWORKS_STAGING_URL)")
         if data_interval_end is None:
             raise ValueError("lineworks_talk_logs runs need a data interval (trigger with a logical date)")
         cfg = settings()

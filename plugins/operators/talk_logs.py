@@ -44,6 +44,28 @@ def fail_fast(what: str) -> Iterator[None]:
         raise AirflowFailException(f"{what}: {exc}") from None
 
 
+# Executors whose tasks all run on this machine: only there is a local SQLite archive or a file:// staging
+# folder the same for every task (under Celery or Kubernetes each worker would have its own).
+LOCAL_EXECUTORS = ("LocalExecutor", "SequentialExecutor", "DebugExecutor")
+
+
+def require_local_executor(what: str, executor: str | None = None) -> None:
+    """:class:`AirflowFailException` unless every configured executor runs tasks on this machine."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    if executor is None:
+        from airflow.configuration import conf
+
+        executor = conf.get("core", "executor", fallback="LocalExecutor")
+    names = [e.strip().rsplit(".", 1)[-1].split(":")[-1] for e in executor.split(",") if e.strip()]
+    remote = [n for n in names if n not in LOCAL_EXECUTORS]
+    if remote:
+        raise AirflowFailException(
+            f"{what} only works when every task runs on one machine (LocalExecutor, airflow standalone), "
+            f"not under {remote[0]}: each worker would have its own; see README 'The archive database'"
+        )
+
+
 def settings():
     """Pipeline settings: YAML defaults overridden by the Variable (JSON), validated."""
     from airflow.sdk import Variable
@@ -72,8 +94,14 @@ def archive_for(conn_id: str, migrate: bool = False):
         with fail_fast(f"connection {conn_id}"):
             url = archive_url(conn.conn_type, conn.host, conn.login, conn.password, conn.port, conn.schema)
     except AirflowNotFoundException:
+        require_local_executor(f"connection {conn_id} is not defined: the local SQLite archive fallback")
         path = os.path.join(airflow_home(), "lineworks_archive.db")
-        log.info("Connection %r is not defined; using the SQLite archive %s", conn_id, path)
+        log.warning(
+            "Connection %r is not defined; using the SQLite archive %s (LocalExecutor only: define the "
+            "connection for production)",
+            conn_id,
+            path,
+        )
         url = f"sqlite:///{path}"
     archive = Archive(url)
     with fail_fast("archive"):
