@@ -204,7 +204,8 @@ def transform(path: Path, members: list, friends: list, links: pd.DataFrame, dom
     """
     from lineworks_salesforce.activities.render import RenderSettings, render_activities
     from lineworks_salesforce.directory import Resolver, match_name
-    from lineworks_salesforce.pipelines import Run, _Labels, _render_input
+    from lineworks_salesforce.pipelines import Run
+    from lineworks_salesforce.pipelines.building import _Labels, _render_input
     from lineworks_salesforce.settings import load_settings
     from lineworks_salesforce.talklog.csvparse import ParseSettings, parse_message_csv
 

@@ -21,18 +21,15 @@ Bulk API 2.0 job per run once 2,000 or more activities change.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import Param, dag, task
 
+from lineworks_salesforce.pools import MONITORING_POOL, SALESFORCE_POOL
 from lineworks_salesforce.settings import file_task_timeouts
 
 # every task's execution_timeout: task_timeout_minutes of include/config/settings.yaml (read at parse time)
 TIMEOUTS = file_task_timeouts()
-
-# Same pool as lineworks_talk_logs, so an import and the schedule never load Salesforce at once.
-SALESFORCE_POOL = os.environ.get("LINEWORKS_SALESFORCE_POOL", "default_pool")
 
 
 @dag(
@@ -72,7 +69,7 @@ SALESFORCE_POOL = os.environ.get("LINEWORKS_SALESFORCE_POOL", "default_pool")
     doc_md=__doc__,
 )
 def lineworks_history_import():
-    @task(multiple_outputs=False, execution_timeout=TIMEOUTS["import_history"])
+    @task(multiple_outputs=False, pool=MONITORING_POOL, execution_timeout=TIMEOUTS["import_history"])
     def import_history(params: dict | None = None, **context) -> dict:
         """Archive the chosen range (window by window) or the file from the import location."""
         from operators.talk_logs import import_history as import_step
@@ -81,37 +78,24 @@ def lineworks_history_import():
 
     @task(multiple_outputs=False, execution_timeout=TIMEOUTS["resolve"])
     def resolve(archived: dict, **context) -> dict:
-        from hooks.lineworks import LineWorksHook
-        from lineworks_salesforce.pipelines import refresh_directory
-        from lineworks_salesforce.pipelines import resolve as resolve_step
-        from operators.talk_logs import make_run
+        """Members and LINE friends from LINE WORKS; who each new message is with."""
+        from operators.talk_logs import resolve_task
 
-        run = make_run(context)
-        return {**refresh_directory(run, LineWorksHook(run.settings.lineworks_conn_id)), **resolve_step(run)}
+        return resolve_task(context)
 
     @task(multiple_outputs=False, pool=SALESFORCE_POOL, execution_timeout=TIMEOUTS["build"])
     def build(resolved: dict, **context) -> dict:
-        from hooks.salesforce import SalesforceActivityHook
-        from lineworks_salesforce.pipelines import build as build_step
-        from operators.talk_logs import make_run
+        """Render each pending (friend, hour) as Tasks; only changed ones go to the outbox."""
+        from operators.talk_logs import build_task
 
-        run = make_run(context)
-        return build_step(run, SalesforceActivityHook(run.settings.salesforce_conn_id))
+        return build_task(context)
 
     @task(multiple_outputs=False, pool=SALESFORCE_POOL, execution_timeout=TIMEOUTS["load"])
     def load(built: dict, archived: dict, **context) -> dict:
-        import logging
+        """Upsert the outbox to Salesforce; one summary line for the import."""
+        from operators.talk_logs import history_load_task
 
-        from hooks.salesforce import SalesforceActivityHook
-        from lineworks_salesforce.pipelines import load as load_step
-        from operators.talk_logs import make_run
-
-        run = make_run(context)
-        loaded = load_step(run, SalesforceActivityHook(run.settings.salesforce_conn_id))
-        logging.getLogger("airflow.task").info(
-            "lineworks_history_import summary: %s", {**archived, **loaded, "unchanged": built["unchanged"]}
-        )
-        return loaded
+        return history_load_task(built, archived, context)
 
     archived = import_history()
     built = build(resolve(archived))

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
+from lineworks_salesforce.pools import MONITORING_POOL, SALESFORCE_POOL
 from lineworks_salesforce.settings import file_task_timeouts
 
 # every task's execution_timeout: task_timeout_minutes of include/config/settings.yaml (read at parse time)
@@ -31,7 +32,6 @@ STAGING_URL = os.environ.get(
     "LINEWORKS_STAGING_URL",
     "file://" + os.path.join(os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), "staging"),
 )
-SALESFORCE_POOL = os.environ.get("LINEWORKS_SALESFORCE_POOL", "default_pool")
 
 
 @dag(
@@ -50,32 +50,12 @@ SALESFORCE_POOL = os.environ.get("LINEWORKS_SALESFORCE_POOL", "default_pool")
     doc_md=__doc__,
 )
 def lineworks_talk_logs():
-    @task(multiple_outputs=False, execution_timeout=TIMEOUTS["extract"])
+    @task(multiple_outputs=False, pool=MONITORING_POOL, execution_timeout=TIMEOUTS["extract"])
     def extract(data_interval_end: datetime | None = None) -> dict:
         """Download the message contents of the look-back window ending at the interval's end."""
-        import shutil
-        import tempfile
+        from operators.talk_logs import extract_window
 
-        from airflow.sdk import ObjectStoragePath
-
-        from hooks.lineworks import LineWorksHook
-        from operators.talk_logs import require_local_executor, settings
-
-        if STAGING_URL.startswith("file://"):
-            require_local_executor("a file:// staging folder (LINEWORKS_STAGING_URL)")
-        if data_interval_end is None:
-            raise ValueError("lineworks_talk_logs runs need a data interval (trigger with a logical date)")
-        cfg = settings()
-        start = data_interval_end - timedelta(hours=cfg.lookback_hours)
-        dest = ObjectStoragePath(STAGING_URL) / "message-contents" / f"{data_interval_end:%Y%m%dT%H%M%S}.csv"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as scratch:
-            result = LineWorksHook(cfg.lineworks_conn_id).download_message_contents(
-                start, data_interval_end, f"{scratch}/talk.csv", language=cfg.csv_language
-            )
-            with open(result.path, "rb") as src, dest.open("wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-        return {"staged": str(dest), "window": [start.isoformat(), data_interval_end.isoformat()]}
+        return extract_window(data_interval_end, STAGING_URL)
 
     @task(multiple_outputs=False, execution_timeout=TIMEOUTS["archive"])
     def archive(staged: dict, **context) -> dict:
@@ -87,58 +67,30 @@ def lineworks_talk_logs():
     @task(multiple_outputs=False, execution_timeout=TIMEOUTS["resolve"])
     def resolve(archived: dict, **context) -> dict:
         """Members and LINE friends from LINE WORKS; who each new message is with."""
-        from hooks.lineworks import LineWorksHook
-        from lineworks_salesforce.pipelines import refresh_directory
-        from lineworks_salesforce.pipelines import resolve as resolve_step
-        from operators.talk_logs import make_run
+        from operators.talk_logs import resolve_task
 
-        run = make_run(context)
-        directory = refresh_directory(run, LineWorksHook(run.settings.lineworks_conn_id))
-        return {**directory, **resolve_step(run)}
+        return resolve_task(context)
 
     @task(multiple_outputs=False, pool=SALESFORCE_POOL, execution_timeout=TIMEOUTS["build"])
     def build(resolved: dict, **context) -> dict:
         """Render each pending (friend, hour) as one Task; only changed ones go to the outbox."""
-        from hooks.salesforce import SalesforceActivityHook
-        from lineworks_salesforce.pipelines import build as build_step
-        from operators.talk_logs import make_run
+        from operators.talk_logs import build_task
 
-        run = make_run(context)
-        return build_step(run, SalesforceActivityHook(run.settings.salesforce_conn_id))
+        return build_task(context)
 
     @task(multiple_outputs=False, pool=SALESFORCE_POOL, execution_timeout=TIMEOUTS["load"])
     def load(built: dict, **context) -> dict:
         """Upsert the outbox to Salesforce (Collections or one Bulk 2.0 job); store results."""
-        from hooks.salesforce import SalesforceActivityHook
-        from lineworks_salesforce.pipelines import load as load_step
-        from operators.talk_logs import make_run
+        from operators.talk_logs import load_task
 
-        run = make_run(context)
-        return load_step(run, SalesforceActivityHook(run.settings.salesforce_conn_id))
+        return load_task(context)
 
     @task(multiple_outputs=False, execution_timeout=TIMEOUTS["summary"])
     def summary(archived: dict, resolved: dict, built: dict, loaded: dict) -> dict:
         """One line per run, no message text: what came in, what was quarantined, what Salesforce got."""
-        import logging
+        from operators.talk_logs import talk_logs_summary
 
-        result = {
-            "source": archived.get("source"),
-            "rows_downloaded": archived["rows"],
-            "new_messages": archived["new_messages"],
-            "quarantined": archived["quarantined"],
-            "resolution": resolved.get("resolution", {}),
-            "unresolved_participants": resolved.get("issues", {}),
-            "created": loaded["created"],
-            "updated": loaded["updated"],
-            "unchanged": built["unchanged"],
-            "rejected": loaded["rejected"],
-            "deleted_stale_parts": loaded.get("deleted", 0),
-            "stale_parts_not_deleted": loaded.get("delete_refused", 0),
-            "waiting_for_registration": built["waiting_friends"],
-            "salesforce_calls": built.get("salesforce_calls", 0) + loaded["salesforce_calls"],
-        }
-        logging.getLogger("airflow.task").info("lineworks_talk_logs summary: %s", result)
-        return result
+        return talk_logs_summary(archived, resolved, built, loaded)
 
     staged = extract()
     archived = archive(staged)

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
+from lineworks_salesforce.pools import create_pools  # noqa: E402
 from sandbox.__main__ import scenario_spec  # noqa: E402
 from sandbox.credentials import ensure_credentials, ensure_salesforce_credentials  # noqa: E402
 from sandbox.demo_org import register_friends, seed_reps  # noqa: E402
@@ -110,6 +111,9 @@ def main() -> int:
             }[how]
             print(f"  {_cut(friend['display'], 22)} friend of {_cut(names[friend['master']], 12)} {label}")
 
+        create_pools(
+            str(Path(sys.executable).parent / "airflow"), env
+        )  # lineworks_monitoring, lineworks_salesforce
         print(f"\nairflow dags test lineworks_talk_logs {RUN_DATE} …", flush=True)
         run = subprocess.run(
             [str(Path(sys.executable).parent / "airflow"), "dags", "test", "lineworks_talk_logs", RUN_DATE],

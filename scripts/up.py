@@ -1,9 +1,12 @@
-"""``make up``: the sandboxes plus Airflow (UI on http://localhost:8080) until Ctrl-C.
+"""``make up``: the sandboxes plus Airflow (UI on http://localhost:8080) until Ctrl-C or SIGTERM.
 
-The LINE WORKS sandbox runs on https://localhost:8443 with the demo company and the Salesforce sandbox
-on https://localhost:8444; ``lineworks_default`` and ``salesforce_default`` point at them through
-``AIRFLOW_CONN_*`` (inherited by every Airflow process), so the DAGs run unchanged.
-``airflow standalone`` prints the admin password.
+The LINE WORKS sandbox runs on https://localhost:8443 with the demo company and the Salesforce sandbox on
+https://localhost:8444 (``LINEWORKS_SANDBOX_PORT`` / ``SALESFORCE_SANDBOX_PORT`` move them), both with TLS
+from the local CA in ``.sandbox/`` — the state folder the ``python -m sandbox`` commands use by default.
+``lineworks_default`` (Domain ID included) and ``salesforce_default`` point at them through
+``AIRFLOW_CONN_*`` (inherited by every Airflow process), so the DAGs run unchanged; the pools exist and
+the archive is migrated before Airflow starts. Ctrl-C or SIGTERM stops Airflow's whole process group and
+the sandboxes.
 """
 
 from __future__ import annotations
@@ -18,62 +21,103 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
-from sandbox.__main__ import scenario_spec  # noqa: E402
+from lineworks_salesforce.archive import Archive  # noqa: E402
+from lineworks_salesforce.pools import create_pools  # noqa: E402
+from sandbox.__main__ import DEFAULT_STATE_DIR, scenario_spec  # noqa: E402
 from sandbox.credentials import ensure_credentials, ensure_salesforce_credentials  # noqa: E402
 from sandbox.process import SandboxProcess  # noqa: E402
 
-STATE_DIR = ROOT / ".sandbox" / "up"
+STATE_DIR = Path(os.environ.get("LINEWORKS_SANDBOX_STATE_DIR", ROOT / DEFAULT_STATE_DIR))
 PORT = int(os.environ.get("LINEWORKS_SANDBOX_PORT", "8443"))
+SALESFORCE_PORT = int(os.environ.get("SALESFORCE_SANDBOX_PORT", str(PORT + 1)))
+AIRFLOW_PORT = int(os.environ.get("AIRFLOW__API__PORT", "8080"))
+
+
+class Stop(Exception):
+    """SIGTERM arrived: unwind like Ctrl-C, so every child is stopped on the way out."""
+
+
+def _on_sigterm(signum, frame):  # noqa: ARG001 - the signal handler's signature
+    raise Stop
 
 
 def _stop(proc: subprocess.Popen) -> None:
     """Stop a process group: SIGTERM, then SIGKILL (standalone's scheduler may ignore SIGTERM)."""
     if proc.poll() is not None:
         return
-    os.killpg(proc.pid, signal.SIGTERM)
     try:
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=20)
+    except ProcessLookupError:
+        pass
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, _on_sigterm)
     creds = ensure_credentials(STATE_DIR)
     bin_dir = str(Path(sys.executable).parent)  # standalone starts its components as `airflow ...`
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        # the connection form's Test button (Airflow 3 disables it by default)
+        "AIRFLOW__CORE__TEST_CONNECTION": os.environ.get("AIRFLOW__CORE__TEST_CONNECTION", "Enabled"),
     }
-    with SandboxProcess(STATE_DIR, port=PORT) as sandbox:
-        return run_airflow(sandbox, creds, env)
+    try:
+        with SandboxProcess(STATE_DIR, port=PORT, salesforce_port=SALESFORCE_PORT) as sandbox:
+            return run_airflow(sandbox, creds, env)
+    except (KeyboardInterrupt, Stop):
+        return 0
 
 
 def run_airflow(sandbox: SandboxProcess, creds, env: dict[str, str]) -> int:
     url, control = sandbox.url, sandbox.control
     control.reset()
-    control.seed(scenario_spec("demo", 42, creds))
-    env["AIRFLOW_CONN_LINEWORKS_DEFAULT"] = json.dumps(creds.connection(url, sandbox.ca_bundle))
+    stats = control.seed(scenario_spec("demo", 42, creds))
+    domain_id = str(stats["domainId"])
+    env["AIRFLOW_CONN_LINEWORKS_DEFAULT"] = json.dumps(
+        creds.connection(url, sandbox.ca_bundle, domain_id=domain_id)
+    )
     sf_creds = ensure_salesforce_credentials(STATE_DIR)
     sandbox.salesforce_control.reset()
     sandbox.salesforce_control.seed(sf_creds.seed_spec())
     env["AIRFLOW_CONN_SALESFORCE_DEFAULT"] = json.dumps(
         sf_creds.connection(sandbox.salesforce_url, sandbox.ca_bundle)
     )
-    env["LINEWORKS_STAGING_URL"] = "file://" + str(ROOT / ".staging")
+    env.setdefault("LINEWORKS_STAGING_URL", "file://" + str(ROOT / ".staging"))
+    airflow_bin = str(Path(sys.executable).parent / "airflow")
+    migrated = subprocess.run([airflow_bin, "db", "migrate"], env=env, capture_output=True, text=True)
+    if migrated.returncode != 0:
+        print(migrated.stdout[-3000:] + migrated.stderr[-3000:], file=sys.stderr)
+        return migrated.returncode
+    create_pools(airflow_bin, env)
+    home = Path(env.get("AIRFLOW_HOME", ROOT / ".airflow"))
+    Archive(f"sqlite:///{home / 'lineworks_archive.db'}").migrate()
     print(
-        f"LINE WORKS sandbox on {url}; starting Airflow on http://localhost:8080 (Ctrl-C stops both)",
+        "\n".join(
+            [
+                f"LINE WORKS sandbox  {url}  (Domain ID {domain_id})",
+                f"Salesforce sandbox  {sandbox.salesforce_url}",
+                f"CA bundle           {sandbox.ca_bundle}",
+                f"Airflow UI          http://localhost:{AIRFLOW_PORT}  (user admin; airflow standalone"
+                " prints the password below)",
+                "Ctrl-C or SIGTERM stops everything.",
+            ]
+        ),
         flush=True,
     )
     airflow = subprocess.Popen(
-        [str(Path(sys.executable).parent / "airflow"), "standalone"],
+        [airflow_bin, "standalone"],
         cwd=ROOT,
         env=env,
         start_new_session=True,
     )
     try:
         return airflow.wait()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stop):
         return 0
     finally:
         _stop(airflow)

@@ -52,6 +52,7 @@ from hooks.exceptions import (
 from hooks.retries import CONNECTION_ERRORS, RetryableResponse, exponential_backoff, retrying
 from hooks.tls import make_session
 from lineworks_salesforce.provider import DEFAULT_API_BASE_URL, DEFAULT_SCOPES, DEFAULT_TOKEN_URL
+from lineworks_salesforce.timewindows import split_windows  # noqa: F401 (part of the hook's API)
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 JWT_MAX_LIFETIME = 3600  # "最長 60 分有効"
@@ -174,18 +175,6 @@ def encode_query(params: dict[str, Any]) -> str:
     return "&".join(
         f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in params.items() if v is not None
     )
-
-
-def split_windows(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
-    """Split ``[start, end)`` into consecutive windows of at most ``size``."""
-    if end <= start:
-        raise ValueError(f"end ({end}) must be after start ({start})")
-    windows, cursor = [], start
-    while cursor < end:
-        upper = min(cursor + size, end)
-        windows.append((cursor, upper))
-        cursor = upper
-    return windows
 
 
 class LineWorksHook(BaseHook):

@@ -138,6 +138,93 @@ def make_run(context: dict[str, Any], migrate: bool = False):
     )
 
 
+# --- the tasks both DAGs share (each DAG task is one call into these) ----------------------------------
+def extract_window(data_interval_end: datetime | None, staging_url: str) -> dict[str, Any]:
+    """``lineworks_talk_logs``' extract: the message contents of the look-back window ending at the
+    interval's end, downloaded and staged under ``staging_url``."""
+    import shutil
+
+    from airflow.sdk import ObjectStoragePath
+
+    from hooks.lineworks import LineWorksHook
+
+    if staging_url.startswith("file://"):
+        require_local_executor("a file:// staging folder (LINEWORKS_STAGING_URL)")
+    if data_interval_end is None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(
+            "lineworks_talk_logs runs need a data interval (trigger with a logical date)"
+        )
+    cfg = settings()
+    start = data_interval_end - timedelta(hours=cfg.lookback_hours)
+    dest = ObjectStoragePath(staging_url) / "message-contents" / f"{data_interval_end:%Y%m%dT%H%M%S}.csv"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        result = LineWorksHook(cfg.lineworks_conn_id).download_message_contents(
+            start, data_interval_end, f"{scratch}/talk.csv", language=cfg.csv_language
+        )
+        with open(result.path, "rb") as src, dest.open("wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+    return {"staged": str(dest), "window": [start.isoformat(), data_interval_end.isoformat()]}
+
+
+def resolve_task(context: dict[str, Any]) -> dict[str, Any]:
+    """Members and LINE friends from LINE WORKS; who each new message is with."""
+    from hooks.lineworks import LineWorksHook
+    from lineworks_salesforce.pipelines import refresh_directory, resolve
+
+    run = make_run(context)
+    return {**refresh_directory(run, LineWorksHook(run.settings.lineworks_conn_id)), **resolve(run)}
+
+
+def build_task(context: dict[str, Any]) -> dict[str, Any]:
+    """Render each pending (friend, hour) as Tasks; only changed ones go to the outbox."""
+    from hooks.salesforce import SalesforceActivityHook
+    from lineworks_salesforce.pipelines import build
+
+    run = make_run(context)
+    return build(run, SalesforceActivityHook(run.settings.salesforce_conn_id))
+
+
+def load_task(context: dict[str, Any]) -> dict[str, Any]:
+    """Upsert the outbox to Salesforce (Collections or one Bulk 2.0 job); store the results."""
+    from hooks.salesforce import SalesforceActivityHook
+    from lineworks_salesforce.pipelines import load
+
+    run = make_run(context)
+    return load(run, SalesforceActivityHook(run.settings.salesforce_conn_id))
+
+
+def talk_logs_summary(archived: dict, resolved: dict, built: dict, loaded: dict) -> dict[str, Any]:
+    """One line per run, no message text: what came in, what was quarantined, what Salesforce got."""
+    result = {
+        "source": archived.get("source"),
+        "rows_downloaded": archived["rows"],
+        "new_messages": archived["new_messages"],
+        "quarantined": archived["quarantined"],
+        "resolution": resolved.get("resolution", {}),
+        "unresolved_participants": resolved.get("issues", {}),
+        "created": loaded["created"],
+        "updated": loaded["updated"],
+        "unchanged": built["unchanged"],
+        "rejected": loaded["rejected"],
+        "deleted_stale_parts": loaded.get("deleted", 0),
+        "stale_parts_not_deleted": loaded.get("delete_refused", 0),
+        "waiting_for_registration": built["waiting_friends"],
+        "salesforce_calls": built.get("salesforce_calls", 0) + loaded["salesforce_calls"],
+    }
+    log.info("lineworks_talk_logs summary: %s", result)
+    return result
+
+
+def history_load_task(built: dict, archived: dict, context: dict[str, Any]) -> dict[str, Any]:
+    """``lineworks_history_import``'s load, and its summary line."""
+    loaded = load_task(context)
+    log.info("lineworks_history_import summary: %s", {**archived, **loaded, "unchanged": built["unchanged"]})
+    return loaded
+
+
 def archive_staged(staged: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     """``lineworks_talk_logs``' archive task: the staged download of ``extract`` into the archive."""
     import hashlib
@@ -166,12 +253,9 @@ def archive_staged(staged: dict[str, Any], context: dict[str, Any]) -> dict[str,
 def import_history(params: dict | None, context: dict[str, Any]) -> dict[str, Any]:
     """``lineworks_history_import``'s first task: archive the chosen range (window by window), the
     imported file, or mark a range for rendering again."""
-    from collections import Counter
-    from zoneinfo import ZoneInfo
-
-    from hooks.lineworks import DOWNLOAD_MAX_WINDOW, LineWorksHook, split_windows
+    from hooks.lineworks import DOWNLOAD_MAX_WINDOW, LineWorksHook
     from lineworks_salesforce.pipelines import Source, archive_file, history_request, mark_for_rerender
-    from lineworks_salesforce.talklog.provenance import file_sha256
+    from lineworks_salesforce.pipelines.history import ImportTotals, import_range
 
     run = make_run(context, migrate=True)
     cfg = run.settings
@@ -179,15 +263,6 @@ def import_history(params: dict | None, context: dict[str, Any]) -> dict[str, An
         request = history_request(
             params or {}, max_days=cfg.import_max_days, file_import_enabled=cfg.file_import_enabled
         )
-    totals: Counter = Counter()
-    quarantined: Counter = Counter()
-    sources: list[dict[str, Any]] = []
-
-    def add(result: dict) -> None:
-        totals.update(rows=result["rows"], new_messages=result["new_messages"])
-        quarantined.update(result["quarantined"])
-        sources.append(result["source"])
-
     if request.mode == "rerender":
         marked = mark_for_rerender(run, request.first_day, request.last_day)
         log.info(
@@ -197,50 +272,24 @@ def import_history(params: dict | None, context: dict[str, Any]) -> dict[str, An
             marked["pending_hours"],
         )
         return {"rows": 0, "new_messages": 0, "quarantined": {}, "sources": [], **marked}
-    with tempfile.TemporaryDirectory() as scratch:
-        if request.mode == "file":
-            with fail_fast("lineworks_history_import"):
-                imported = fetch_import(cfg, request.file, Path(scratch))
-                source = Source.file(imported.name, imported.sha256, triggered_by=_triggering_user(context))
-                add(archive_file(run, imported.local_path, source=source))
-            log.info(
-                "history import: file of %d bytes (sha256 %s) archived; %d rows, %d new",
-                imported.size,
-                imported.sha256,
-                totals["rows"],
-                totals["new_messages"],
-            )
-        else:
-            tz = ZoneInfo(cfg.timezone)
-            start = datetime.combine(request.first_day, datetime.min.time(), tzinfo=tz)
-            end = datetime.combine(request.last_day, datetime.min.time(), tzinfo=tz) + timedelta(days=1)
+    with tempfile.TemporaryDirectory() as scratch, fail_fast("lineworks_history_import"):
+        if request.mode == "range":
             hook = LineWorksHook(cfg.lineworks_conn_id)
-            windows = split_windows(start, end, DOWNLOAD_MAX_WINDOW)
-            for i, (lower, upper) in enumerate(windows, 1):
-                path = f"{scratch}/window-{i}.csv"
-                hook.download_message_contents(lower, upper, path, language=cfg.csv_language)
-                name = f"history-{lower:%Y%m%d}-{upper:%Y%m%d}.csv"
-                with fail_fast("lineworks_history_import"):
-                    add(
-                        archive_file(
-                            run, path, source=Source.monitoring(lower, upper, name, file_sha256(path))
-                        )
-                    )
-                log.info(
-                    "history import: window %d/%d (%s – %s) archived; %d rows, %d new so far",
-                    i,
-                    len(windows),
-                    lower.date(),
-                    upper.date(),
-                    totals["rows"],
-                    totals["new_messages"],
-                )
-    return {
-        "rows": totals["rows"],
-        "new_messages": totals["new_messages"],
-        "quarantined": dict(quarantined),
-        "sources": sources,
-    }
+            return import_range(
+                run, hook, request.first_day, request.last_day, Path(scratch), DOWNLOAD_MAX_WINDOW
+            )
+        imported = fetch_import(cfg, request.file, Path(scratch))
+        source = Source.file(imported.name, imported.sha256, triggered_by=_triggering_user(context))
+        totals = ImportTotals()
+        totals.add(archive_file(run, imported.local_path, source=source))
+        log.info(
+            "history import: file of %d bytes (sha256 %s) archived; %d rows, %d new",
+            imported.size,
+            imported.sha256,
+            totals.rows,
+            totals.new_messages,
+        )
+        return totals.summary()
 
 
 def fetch_import(cfg, name: str, scratch: Path):

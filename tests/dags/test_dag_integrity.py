@@ -82,6 +82,18 @@ def test_should_bound_every_task_by_its_configured_execution_timeout(dagbag):
             assert task.execution_timeout == timeouts[task.task_id], f"{dag_id}.{task.task_id}"
 
 
+def test_should_keep_monitoring_downloads_to_one_pool_slot_across_dags(dagbag):
+    """Every Monitoring download (both DAGs) shares the one-slot pool; Salesforce work its own pool."""
+    from lineworks_salesforce.pools import MONITORING_POOL, POOLS, SALESFORCE_POOL
+
+    assert POOLS[MONITORING_POOL][0] == 1
+    pools = {(d, t.task_id): t.pool for d, dag in dagbag.dags.items() for t in dag.tasks}
+    assert pools[("lineworks_talk_logs", "extract")] == MONITORING_POOL
+    assert pools[("lineworks_history_import", "import_history")] == MONITORING_POOL
+    for dag_id in ("lineworks_talk_logs", "lineworks_history_import"):
+        assert pools[(dag_id, "build")] == pools[(dag_id, "load")] == SALESFORCE_POOL
+
+
 def test_should_parse_without_loading_pandas():
     """The settings read at parse time (timeouts) stay light: every DAG processor parse pays for imports."""
     import subprocess

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from lineworks_salesforce.pools import create_pools
 from sandbox.demo_org import register_friends, seed_reps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,7 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
     }
     done = subprocess.run(["airflow", "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    create_pools("airflow", env)  # as make demo / make up do: the scheduler runs no task of a missing pool
     return env
 
 

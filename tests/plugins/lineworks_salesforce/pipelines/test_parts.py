@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from lineworks_salesforce.activities.keys import split_part
-from lineworks_salesforce.pipelines import _parts_changes
+from lineworks_salesforce.pipelines.building import _parts_changes
 
 A, B, C = "LW-1-c-a-2026112009", "LW-1-c-b-2026112009", "LW-1-c-c-2026112010"
 
