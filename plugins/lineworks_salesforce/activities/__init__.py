@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from lineworks_salesforce.activities.keys import activity_key, parse_activity_key
 from lineworks_salesforce.activities.redact import (
     CARD_NUMBER_PATTERN,
     REDACTED,
@@ -25,13 +26,10 @@ from lineworks_salesforce.activities.redact import (
 from lineworks_salesforce.activities.render import (
     CONTINUATION_HEADER,
     CONTINUATION_INDENT,
-    LINK_COLUMNS,
     MESSAGE_COLUMNS,
     Part,
     RenderResult,
     RenderSettings,
-    activity_key,
-    placement_fields,
     record_hash,
     render_activities,
     render_body,
@@ -39,19 +37,18 @@ from lineworks_salesforce.activities.render import (
 )
 
 __all__ = [
+    "activity_key",
+    "parse_activity_key",
     "CARD_NUMBER_PATTERN",
     "CONTINUATION_HEADER",
     "CONTINUATION_INDENT",
-    "LINK_COLUMNS",
     "MESSAGE_COLUMNS",
     "REDACTED",
     "Part",
     "RedactPattern",
     "RenderResult",
     "RenderSettings",
-    "activity_key",
     "compile_patterns",
-    "placement_fields",
     "record_hash",
     "redact_list",
     "redact_series",

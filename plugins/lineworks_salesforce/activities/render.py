@@ -72,8 +72,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from lineworks_salesforce.activities.keys import activity_key, key_base, part_suffix  # noqa: F401 (re-exported)
+from lineworks_salesforce.activities.keys import key_base, part_suffix
 from lineworks_salesforce.activities.redact import RedactPattern, compile_patterns, redact_list
+from lineworks_salesforce.links.placement import LINK_COLUMNS, placement_fields
+from lineworks_salesforce.links.placement import link_value as _value
 from lineworks_salesforce.salesforce_model.activity import (
     DESCRIPTION_MAX,
     SUBJECT_DEFAULT,
@@ -90,14 +92,6 @@ MESSAGE_COLUMNS = (
     "recipient_labels",
     "text",
     "content_kind",
-)
-LINK_COLUMNS = (
-    "external_contact_id",
-    "lead_id",
-    "contact_sf_id",
-    "account_id",
-    "person_contact_id",
-    "owner_user_id",
 )
 # Optional column of ``links``: how the friend is named in the subject's ``{friend}`` field
 # (falls back to the contactId).
@@ -346,39 +340,6 @@ def record_hash(record: Mapping[str, Any]) -> str:
     """
     canonical = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def placement_fields(link: Mapping[str, Any]) -> dict[str, str]:
-    """WhoId/WhatId/OwnerId of a friend's Tasks (``shared/DESIGN.md`` §3.5).
-
-    * linked to a Person Account (``account_id``) -> WhoId = ``person_contact_id``, WhatId = the Account
-      (WhoId is left out if the PersonContactId is unknown);
-    * else linked to a Contact -> WhoId = the Contact, WhatId = the ExternalContact__c;
-    * else linked to a Lead -> WhoId = the Lead and no WhatId (Salesforce refuses a WhatId with a Lead);
-    * else -> WhatId = the ExternalContact__c only.
-
-    When several links are set, the first in that order wins (person account > contact > lead): a
-    converted Lead keeps its Id in the link while the Contact/Account it became is the live record.
-    ``OwnerId`` is ``owner_user_id`` when known, and left out otherwise (Salesforce then makes the
-    integration user the owner).
-    """
-    fields: dict[str, str] = {}
-    if _value(link.get("account_id")):
-        if _value(link.get("person_contact_id")):
-            fields["WhoId"] = _value(link["person_contact_id"])
-        fields["WhatId"] = _value(link["account_id"])
-    elif _value(link.get("contact_sf_id")):
-        fields["WhoId"] = _value(link["contact_sf_id"])
-        fields["WhatId"] = _value(link.get("external_contact_id"))
-    elif _value(link.get("lead_id")):
-        fields["WhoId"] = _value(link["lead_id"])
-    else:
-        fields["WhatId"] = _value(link.get("external_contact_id"))
-    fields = {k: v for k, v in fields.items() if v}
-    owner = _value(link.get("owner_user_id"))
-    if owner:
-        fields["OwnerId"] = owner
-    return fields
 
 
 _MARKERS: dict[str, tuple[str, re.Pattern[str]]] = {
@@ -705,16 +666,6 @@ def _subject(template: str, fields: frozenset[str], **values: Any) -> str:
 def _u16(text: str) -> int:
     """Length in UTF-16 code units (what Salesforce counts)."""
     return len(text.encode("utf-16-le", "surrogatepass")) >> 1
-
-
-def _value(value: Any) -> str | None:
-    """A link cell as a string, or None for missing/NaN/empty."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 def _has_space(text: str) -> bool:

@@ -8,8 +8,9 @@ history import's form and re-rendering in :mod:`.history`, file imports in :mod:
 archive's sources in :mod:`.provenance`; what they share in :mod:`.common`.
 """
 
+from lineworks_salesforce.links import fetch_links
 from lineworks_salesforce.pipelines.archiving import Source, archive_file
-from lineworks_salesforce.pipelines.building import build, fetch_links
+from lineworks_salesforce.pipelines.building import build
 from lineworks_salesforce.pipelines.common import LineWorksClient, Run, SalesforceClient
 from lineworks_salesforce.pipelines.history import (
     EARLIEST_HISTORY_DAY,

@@ -11,16 +11,16 @@ import numpy as np
 import pandas as pd
 
 from lineworks_salesforce.activities.keys import parse_activity_key, part_suffix, split_part
-from lineworks_salesforce.activities.render import LINK_COLUMNS, RenderSettings, render_activities
+from lineworks_salesforce.activities.render import RenderSettings, render_activities
 from lineworks_salesforce.directory import (
     match_name,
 )
+from lineworks_salesforce.links.lookup import fetch_links
 from lineworks_salesforce.pipelines.common import (
     Run,
     SalesforceClient,
     _calls,
 )
-from lineworks_salesforce.salesforce_model.soql import soql_in_chunks
 from lineworks_salesforce.talklog.people import parse_person, split_recipients
 
 
@@ -40,7 +40,7 @@ def build(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
             "waiting_friends": 0,
             "salesforce_calls": 0,
         }
-    links = fetch_links(run, salesforce, contacts)
+    links = fetch_links(run.archive, salesforce, contacts, run.settings.link_query_ids)
     labels = _Labels(_labels(run), run.settings.csv_recipient_separator)
     split = {r["activity_key"]: r["parts"] for r in run.archive.query("split_hours")}
     rendered = changed = unchanged = stale_parts = 0
@@ -141,54 +141,6 @@ def _parts_changes(split: dict[str, int], keys: Iterable[str]) -> _PartsChanges:
         {"activity_key": first + part_suffix(p)} for first, n in now.items() for p in range(2, n + 1)
     ]
     return out
-
-
-def fetch_links(run: Run, salesforce: SalesforceClient, contact_ids: list[str]) -> pd.DataFrame:
-    """Salesforce's side of each friend: its 社外連絡先, the record it is linked to, and the rep's user.
-
-    One :meth:`query_batch` (Composite: 5 queries per API call): the active users, then the
-    ExternalContact__c of ``link_query_ids`` friends per query (fewer when their ids would make the
-    query's url longer than the REST URI limit).
-    """
-    members = {r["user_id"]: r for r in run.archive.query("members")}
-    masters = {r["contact_id"]: r["master_user_id"] for r in run.archive.query("friends")}
-    queries = [
-        "SELECT Id, Email, LineWorksUserId__c FROM User WHERE IsActive = TRUE",
-        *soql_in_chunks(
-            "SELECT Id, LineWorksContactId__c, Lead__c, Contact__c, Account__c, Account__r.PersonContactId, "
-            "Account__r.IsPersonAccount FROM ExternalContact__c WHERE LineWorksContactId__c IN {ids}",
-            "ids",
-            contact_ids,
-            max_values=run.settings.link_query_ids,
-        ),
-    ]
-    users, *external_contacts = salesforce.query_batch(queries)
-    by_lw_id = {u["LineWorksUserId__c"]: u["Id"] for u in users if u.get("LineWorksUserId__c")}
-    by_email = {(u.get("Email") or "").lower(): u["Id"] for u in users if u.get("Email")}
-    rows = []
-    for ec in (ec for page in external_contacts for ec in page):
-        account = ec.get("Account__r") or {}
-        person = bool(account.get("IsPersonAccount"))
-        master = masters.get(ec["LineWorksContactId__c"])
-        member = members.get(master) or {}
-        owner = by_lw_id.get(master) or by_email.get((member.get("email") or "").lower())
-        rows.append(
-            {
-                "contact_id": ec["LineWorksContactId__c"],
-                "external_contact_id": ec["Id"],
-                "lead_id": ec.get("Lead__c"),
-                "contact_sf_id": ec.get("Contact__c"),
-                # 個人取引先連携 only: a business Account is not a valid WhoId target
-                "account_id": ec.get("Account__c") if person else None,
-                "person_contact_id": account.get("PersonContactId") if person else None,
-                "owner_user_id": owner,
-            }
-        )
-    return (
-        pd.DataFrame(rows, columns=["contact_id", *LINK_COLUMNS])
-        .drop_duplicates("contact_id")
-        .set_index("contact_id")
-    )
 
 
 def _labels(run: Run) -> dict[str, dict[str, str]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lineworks_salesforce.activities import LINK_COLUMNS, MESSAGE_COLUMNS
+from lineworks_salesforce.activities import MESSAGE_COLUMNS
+from lineworks_salesforce.links import LINK_COLUMNS
 
 REP = "山田 太郎"
 FRIEND = "はなちゃん"

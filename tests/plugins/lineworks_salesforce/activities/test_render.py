@@ -14,7 +14,6 @@ import pytest
 from lineworks_salesforce.activities import (
     CARD_NUMBER_PATTERN,
     RenderSettings,
-    placement_fields,
     record_hash,
     render_activities,
     render_body,
@@ -80,31 +79,6 @@ def test_should_place_an_unlinked_external_contact_on_what_id_only():
     record = only(render([msg("k1", "2025-05-30T00:05:00Z")], links(f1={"external_contact_id": "a0X1"})))
     assert record["WhatId"] == "a0X1"
     assert "WhoId" not in record
-
-
-@pytest.mark.parametrize(
-    ("link", "who", "what"),
-    [
-        ({"lead_id": "00Q1", "contact_sf_id": "0031"}, "0031", "a0X1"),
-        ({"lead_id": "00Q1", "account_id": "0011", "person_contact_id": "003P1"}, "003P1", "0011"),
-        (
-            {"lead_id": "00Q1", "contact_sf_id": "0031", "account_id": "0011", "person_contact_id": "003P1"},
-            "003P1",
-            "0011",
-        ),
-        ({"contact_sf_id": "0031", "account_id": "0011", "person_contact_id": "003P1"}, "003P1", "0011"),
-    ],
-)
-def test_should_prefer_person_account_then_contact_then_lead(link, who, what):
-    fields = placement_fields({"external_contact_id": "a0X1", **link})
-    assert (fields.get("WhoId"), fields.get("WhatId")) == (who, what)
-
-
-def test_should_treat_empty_and_nan_link_cells_as_missing():
-    fields = placement_fields(
-        {"external_contact_id": "a0X1", "lead_id": "", "contact_sf_id": float("nan"), "account_id": None}
-    )
-    assert fields == {"WhatId": "a0X1"}
 
 
 def test_should_set_owner_when_known_and_omit_it_otherwise():
