@@ -2,7 +2,7 @@
 
 For 1,000 and 100,000 Task records, each on a freshly reset Salesforce sandbox (own process, real HTTPS):
 
-* **ours** — :meth:`SalesforceActivityHook.upsert_activities` (sObject Collections below 2,000 records, one
+* **ours** — :meth:`ActivityLoader.upsert_activities` (sObject Collections below 2,000 records, one
   Bulk API 2.0 job from 2,000 on);
 * **per-record REST** — ``PATCH /sobjects/Task/ActivityKey__c/<key>`` for each record (simple-salesforce);
 * **stock operator** — the provider's ``SalesforceBulkOperator`` (Bulk API v1, ``batch_size=10000``), run
@@ -56,9 +56,10 @@ def _fresh(sandbox: SandboxProcess, creds) -> None:
 
 
 def _ours(records: list[dict]) -> None:
+    from hooks.activity_loader import ActivityLoader
     from hooks.salesforce import SalesforceActivityHook
 
-    report = SalesforceActivityHook().upsert_activities(records)
+    report = ActivityLoader(SalesforceActivityHook()).upsert_activities(records)
     assert report.count("created") == len(records), report.summary()
 
 

@@ -719,6 +719,7 @@ def _brief(out: Any) -> str:
 def _pipeline_pass(
     sandbox: SandboxProcess, run, start: datetime, end: datetime, tmp: Path, label: str
 ) -> dict:
+    from hooks.activity_loader import ActivityLoader
     from hooks.lineworks import LineWorksHook
     from hooks.salesforce import SalesforceActivityHook
     from lineworks_salesforce.pipelines import Source, archive_file, build, load, refresh_directory, resolve
@@ -741,7 +742,7 @@ def _pipeline_pass(
     steps("refresh_directory", lambda: refresh_directory(run, LineWorksHook()))
     steps("resolve", lambda: resolve(run))
     steps("build", lambda: build(run, SalesforceActivityHook()))
-    steps("load", lambda: load(run, SalesforceActivityHook()))
+    steps("load", lambda: load(run, ActivityLoader(SalesforceActivityHook())))
     wall = clock() - started
     path.unlink(missing_ok=True)
     return {
@@ -812,6 +813,7 @@ def _bench_hourly(sandbox: SandboxProcess, creds, sf_creds, messages: int, tenan
 def _bench_history(sandbox: SandboxProcess, creds, sf_creds, messages: int, tenant: dict, tmp: Path) -> dict:
     from zoneinfo import ZoneInfo
 
+    from hooks.activity_loader import ActivityLoader
     from hooks.lineworks import DOWNLOAD_MAX_WINDOW, LineWorksHook, split_windows
     from hooks.salesforce import SalesforceActivityHook
     from lineworks_salesforce.pipelines import Source, archive_file, build, load, refresh_directory, resolve
@@ -853,7 +855,7 @@ def _bench_history(sandbox: SandboxProcess, creds, sf_creds, messages: int, tena
         ("refresh_directory", lambda: refresh_directory(run, LineWorksHook())),
         ("resolve", lambda: resolve(run)),
         ("build", lambda: build(run, SalesforceActivityHook())),
-        ("load", lambda: load(run, SalesforceActivityHook())),
+        ("load", lambda: load(run, ActivityLoader(SalesforceActivityHook()))),
     ):
         if stopped:
             break

@@ -189,11 +189,12 @@ def build_task(context: dict[str, Any]) -> dict[str, Any]:
 
 def load_task(context: dict[str, Any]) -> dict[str, Any]:
     """Upsert the outbox to Salesforce (Collections or one Bulk 2.0 job); store the results."""
+    from hooks.activity_loader import ActivityLoader
     from hooks.salesforce import SalesforceActivityHook
     from lineworks_salesforce.pipelines import load
 
     run = make_run(context)
-    return load(run, SalesforceActivityHook(run.settings.salesforce_conn_id))
+    return load(run, ActivityLoader(SalesforceActivityHook(run.settings.salesforce_conn_id)))
 
 
 def talk_logs_summary(archived: dict, resolved: dict, built: dict, loaded: dict) -> dict[str, Any]:

@@ -11,7 +11,7 @@ archive's sources in :mod:`.provenance`; what they share in :mod:`.common`.
 from lineworks_salesforce.links import fetch_links
 from lineworks_salesforce.pipelines.archiving import Source, archive_file
 from lineworks_salesforce.pipelines.building import build
-from lineworks_salesforce.pipelines.common import LineWorksClient, Run, SalesforceClient
+from lineworks_salesforce.pipelines.common import ActivityUploader, LineWorksClient, Run, SalesforceClient
 from lineworks_salesforce.pipelines.history import (
     EARLIEST_HISTORY_DAY,
     HISTORY_MODES,
@@ -25,6 +25,7 @@ from lineworks_salesforce.pipelines.provenance import find_source, forget_source
 from lineworks_salesforce.pipelines.resolution import refresh_directory, resolve, store_directory
 
 __all__ = [
+    "ActivityUploader",
     "EARLIEST_HISTORY_DAY",
     "HISTORY_MODES",
     "HistoryFormError",

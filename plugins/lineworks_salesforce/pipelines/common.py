@@ -24,13 +24,22 @@ class LineWorksClient(Protocol):
 
 
 class SalesforceClient(Protocol):
+    """The Salesforce hook (``hooks.salesforce.SalesforceActivityHook``): one method per remote operation."""
+
     budget: Any  # .spent: API calls this client has made (hooks.salesforce.ApiBudget)
 
     def query_batch(self, queries: list[str]) -> list[list[dict[str, Any]]]: ...  # records per query
+    def delete_records(self, ids: list[str]) -> list[Any]: ...  # RecordResult per id: deleted | rejected
+
+
+class ActivityUploader(Protocol):
+    """The activity loader (``hooks.activity_loader.ActivityLoader``) and the hook it sends through."""
+
+    hook: SalesforceClient
+
     def upsert_activity_batches(
         self, batches: Iterable[list[dict]], key_field: str = ...
     ) -> Iterator[Any]: ...  # one report per batch, in order
-    def delete_records(self, ids: list[str]) -> list[Any]: ...  # RecordResult per id: deleted | rejected
 
 
 @dataclass(frozen=True)

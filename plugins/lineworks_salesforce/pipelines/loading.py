@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lineworks_salesforce.pipelines.common import (
+    ActivityUploader,
     Run,
     SalesforceClient,
     _calls,
@@ -15,7 +16,7 @@ from lineworks_salesforce.pipelines.common import (
 )
 
 
-def load(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
+def load(run: Run, loader: ActivityUploader) -> dict[str, Any]:
     """Upsert the outbox in slices; store Salesforce ids, hashes and rejections; empty the outbox.
 
     Each slice of ``load_batch_records`` records is one batch of ``upsert_activity_batches`` (one Bulk
@@ -27,7 +28,7 @@ def load(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
     """
     totals: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
-    totals.update(_delete_stale_parts(run, salesforce))
+    totals.update(_delete_stale_parts(run, loader.hook))
     slices = 0
     org_seconds = wait_seconds = 0.0
     outboxes: list[list[dict[str, Any]]] = []  # slices read and sent, not stored yet (in order)
@@ -41,7 +42,7 @@ def load(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
             after = outbox[-1]["activity_key"]
             yield [json.loads(r["record"]) for r in outbox]
 
-    for report in salesforce.upsert_activity_batches(batches(), key_field="ActivityKey__c"):
+    for report in loader.upsert_activity_batches(batches(), key_field="ActivityKey__c"):
         outbox = outboxes.pop(0)
         rows = []
         for r in outbox:

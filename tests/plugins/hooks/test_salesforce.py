@@ -7,7 +7,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from hooks import activity_loader as loader_module
 from hooks import salesforce as sf_hook_module
+from hooks.activity_loader import ActivityLoader
 from hooks.exceptions import (
     SalesforceApiError,
     SalesforceApiLimitExceeded,
@@ -118,14 +120,14 @@ class TestWholeRequestErrors:
     @pytest.mark.parametrize("kind", ["503", "reset"])
     def test_should_retry_unavailable_and_resets(self, hook, salesforce_sandbox, kind):
         salesforce_sandbox.control.fault("collections", kind, count=2)
-        report = hook.upsert_activities(_tasks(3))
+        report = ActivityLoader(hook).upsert_activities(_tasks(3))
         assert report.count("created") == 3
 
     def test_should_give_up_after_bounded_attempts(self, salesforce_conn, salesforce_sandbox):
         salesforce_conn(**FAST, max_attempts=3)
         salesforce_sandbox.control.fault("collections", "503", count=10)
         with pytest.raises(SalesforceTransientError) as err:
-            SalesforceActivityHook().upsert_activities(_tasks(3))
+            ActivityLoader(SalesforceActivityHook()).upsert_activities(_tasks(3))
         assert (err.value.status, err.value.error_code, err.value.retryable) == (
             503,
             "SERVER_UNAVAILABLE",
@@ -136,7 +138,7 @@ class TestWholeRequestErrors:
         _count(hook, "User")
         salesforce_sandbox.control.configure(daily_api_limit=1)
         with pytest.raises(SalesforceApiLimitExceeded, match="daily API request limit is exhausted") as err:
-            hook.upsert_activities(_tasks(3))
+            ActivityLoader(hook).upsert_activities(_tasks(3))
         assert (err.value.status, err.value.error_code) == (403, "REQUEST_LIMIT_EXCEEDED")
 
 
@@ -147,15 +149,15 @@ class TestBudgetGuard:
         salesforce_sandbox.control.configure(daily_api_limit=50)
         salesforce_conn(**FAST, api_budget_share=0.2)  # 10 of the ~50 remaining calls
         hook = SalesforceActivityHook()
-        hook.upsert_activities(_tasks(400, "a"))  # 2 calls
+        ActivityLoader(hook).upsert_activities(_tasks(400, "a"))  # 2 calls
         with pytest.raises(SalesforceBudgetExceeded, match="may use only 9|may use only 10"):
-            hook.upsert_activities(_tasks(1999, "b"))  # 10 more calls: over the share
+            ActivityLoader(hook).upsert_activities(_tasks(1999, "b"))  # 10 more calls: over the share
         assert salesforce_sandbox.calls()["collections.upsert"] == 2  # nothing of the second batch was sent
 
     def test_should_let_a_run_within_its_share_finish(self, salesforce_conn, salesforce_sandbox):
         salesforce_sandbox.control.configure(daily_api_limit=1000)
         salesforce_conn(**FAST, api_budget_share=0.5)
-        report = SalesforceActivityHook().upsert_activities(_tasks(1000))
+        report = ActivityLoader(SalesforceActivityHook()).upsert_activities(_tasks(1000))
         assert report.api_calls == 5 and report.count("created") == 1000
 
 
@@ -209,7 +211,7 @@ class TestQueries:
 
     def test_should_page_through_next_records_url(self, hook, salesforce_sandbox):
         salesforce_sandbox.control.configure(query_batch_size=50)
-        hook.upsert_activities(_tasks(120))
+        ActivityLoader(hook).upsert_activities(_tasks(120))
         rows = list(hook.query_records("SELECT Id, ActivityKey__c FROM Task ORDER BY ActivityKey__c"))
         assert len(rows) == 120 and salesforce_sandbox.calls()["query.more"] == 2
 
@@ -217,7 +219,7 @@ class TestQueries:
         self, hook, salesforce_sandbox
     ):
         salesforce_sandbox.control.configure(query_batch_size=50)
-        hook.upsert_activities(_tasks(120))
+        ActivityLoader(hook).upsert_activities(_tasks(120))
         spent = hook.budget.spent
         queries = [
             soql("SELECT ActivityKey__c FROM Task WHERE MessageCount__c = {n} ORDER BY ActivityKey__c", n=n)
@@ -267,7 +269,7 @@ class TestQueries:
 
 class TestUpsertActivities:
     def test_should_use_one_collections_call_per_200_records(self, hook, salesforce_sandbox):
-        report = hook.upsert_activities(_tasks(450))
+        report = ActivityLoader(hook).upsert_activities(_tasks(450))
         assert report.mode == "collections"
         assert (report.count("created"), report.api_calls) == (450, 3)
         assert salesforce_sandbox.calls()["collections.upsert"] == 3
@@ -275,7 +277,7 @@ class TestUpsertActivities:
         assert all(r.id and r.id.startswith("00T") for r in report.results.values())
 
     def test_should_use_one_bulk_job_above_the_threshold(self, hook, salesforce_sandbox):
-        report = hook.upsert_activities(_tasks(2500))
+        report = ActivityLoader(hook).upsert_activities(_tasks(2500))
         calls = salesforce_sandbox.calls()
         assert report.mode == "bulk2" and report.count("created") == 2500
         assert calls["bulk2.create_job"] == 1 and calls["bulk2.upload"] == 1 and calls["bulk2.close"] == 1
@@ -290,8 +292,8 @@ class TestUpsertActivities:
         salesforce_sandbox.control.configure(bulk_transition={"mode": "polls", "polls": 5})
         salesforce_conn(**{**FAST, "bulk_first_poll": 0.01, "bulk_poll_interval": 0.04})
         waits: list[float] = []
-        monkeypatch.setattr(sf_hook_module, "_sleep", waits.append)
-        report = SalesforceActivityHook().upsert_activities(_tasks(2500))
+        monkeypatch.setattr(loader_module, "_sleep", waits.append)
+        report = ActivityLoader(SalesforceActivityHook()).upsert_activities(_tasks(2500))
         assert report.count("created") == 2500
         assert salesforce_sandbox.calls()["bulk2.status"] == 6
         assert 0 <= waits[0] <= 0.01 and waits[1:] == [0.01, 0.02, 0.04, 0.04, 0.04]
@@ -304,7 +306,7 @@ class TestUpsertActivities:
         salesforce_conn(**FAST, bulk_jobs_in_flight=2)
         batches = [_tasks(2500, f"LW-40029600-b{n}-c") for n in range(3)]
         seen: list[tuple[int, int]] = []  # (batch reported, jobs created by then)
-        reports = SalesforceActivityHook().upsert_activity_batches(iter(batches))
+        reports = ActivityLoader(SalesforceActivityHook()).upsert_activity_batches(iter(batches))
         for n, report in enumerate(reports):
             seen.append((n, salesforce_sandbox.calls()["bulk2.create_job"]))
             assert list(report.results) == [t["ActivityKey__c"] for t in batches[n]]
@@ -319,7 +321,7 @@ class TestUpsertActivities:
     ):
         salesforce_conn(**FAST, bulk_jobs_in_flight=3)
         batches = [_tasks(2500, "LW-40029600-x-c"), _tasks(300, "LW-40029600-y-c")]
-        reports = list(SalesforceActivityHook().upsert_activity_batches(batches))
+        reports = list(ActivityLoader(SalesforceActivityHook()).upsert_activity_batches(batches))
         assert [r.mode for r in reports] == ["bulk2", "collections"]
         assert reports[1].api_calls == 2  # its two Collections calls, none of the Bulk job's
         calls = salesforce_sandbox.calls()
@@ -334,7 +336,7 @@ class TestUpsertActivities:
         salesforce_sandbox.control.configure(bulk2_max_upload_bytes=100_000)
         salesforce_conn(**FAST, bulk_max_upload_bytes=100_000)
         tasks = _tasks(2500)
-        report = SalesforceActivityHook().upsert_activities(tasks)
+        report = ActivityLoader(SalesforceActivityHook()).upsert_activities(tasks)
         calls = salesforce_sandbox.calls()
         assert report.mode == "bulk2" and len(report.bulk_jobs) == calls["bulk2.create_job"] >= 3
         assert calls["bulk2.upload"] == calls["bulk2.close"] == len(report.bulk_jobs)
@@ -343,8 +345,8 @@ class TestUpsertActivities:
 
     @pytest.mark.parametrize("n", [450, 5000])
     def test_should_create_nothing_new_when_re_upserting(self, hook, salesforce_sandbox, n):
-        first = hook.upsert_activities(_tasks(n))
-        second = hook.upsert_activities(_tasks(n))
+        first = ActivityLoader(hook).upsert_activities(_tasks(n))
+        second = ActivityLoader(hook).upsert_activities(_tasks(n))
         assert first.count("created") == n
         assert (second.count("created"), second.count("updated"), second.count("rejected")) == (0, n, 0)
         assert _count(hook) == n
@@ -352,7 +354,7 @@ class TestUpsertActivities:
     @pytest.mark.parametrize("n", [1000, 5000])
     def test_should_load_every_record_exactly_once_despite_lock_contention(self, hook, salesforce_sandbox, n):
         salesforce_sandbox.control.configure(lock_rows={"rate": 0.1, "seed": 5})
-        report = hook.upsert_activities(_tasks(n))
+        report = ActivityLoader(hook).upsert_activities(_tasks(n))
         assert report.count("created") == n and not report.rejected
         assert report.resubmitted > 0
         assert salesforce_sandbox.calls()["record!UNABLE_TO_LOCK_ROW"] == report.resubmitted
@@ -363,7 +365,7 @@ class TestUpsertActivities:
         salesforce_conn(**FAST, max_resubmits=2)
         tasks = _tasks(3)
         salesforce_sandbox.control.configure(lock_rows={"keys": {tasks[1]["ActivityKey__c"]: 10}})
-        report = SalesforceActivityHook().upsert_activities(tasks)
+        report = ActivityLoader(SalesforceActivityHook()).upsert_activities(tasks)
         rejected = report.results[tasks[1]["ActivityKey__c"]]
         assert (rejected.status, rejected.error_code) == ("rejected", "UNABLE_TO_LOCK_ROW")
         assert report.count("created") == 2 and report.resubmitted == 2
@@ -372,7 +374,7 @@ class TestUpsertActivities:
     def test_should_report_a_too_long_record_while_the_others_load(self, hook, salesforce_sandbox, n):
         tasks = _tasks(n)
         tasks[3]["Description"] = "あ" * 32_001
-        report = hook.upsert_activities(tasks)
+        report = ActivityLoader(hook).upsert_activities(tasks)
         bad = report.results[tasks[3]["ActivityKey__c"]]
         assert (bad.status, bad.error_code) == ("rejected", "STRING_TOO_LONG")
         assert "Description" in bad.fields and "32000" in bad.message
@@ -383,7 +385,7 @@ class TestUpsertActivities:
         tasks[0]["Status"] = "Done?"  # Task.Status only takes the org's task statuses
         tasks[1]["NoSuchField__c"] = "x"
         tasks[2]["WhoId"] = "001000000000001AAA"  # an Account id: WhoId takes a Lead or Contact
-        report = hook.upsert_activities(tasks)
+        report = ActivityLoader(hook).upsert_activities(tasks)
         codes = [report.results[t["ActivityKey__c"]].error_code for t in tasks]
         assert codes == [
             "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
@@ -396,14 +398,14 @@ class TestUpsertActivities:
         tasks = _tasks(3)
         tasks[2]["ActivityKey__c"] = tasks[0]["ActivityKey__c"]
         with pytest.raises(ValueError, match="duplicate ActivityKey__c"):
-            hook.upsert_activities(tasks)
+            ActivityLoader(hook).upsert_activities(tasks)
         assert "collections.upsert" not in salesforce_sandbox.calls()
 
     def test_should_reject_records_without_a_key(self, hook):
         tasks = _tasks(2)
         del tasks[1]["ActivityKey__c"]
         with pytest.raises(ValueError, match="no ActivityKey__c"):
-            hook.upsert_activities(tasks)
+            ActivityLoader(hook).upsert_activities(tasks)
 
     def test_should_place_tasks_by_who_and_what(self, hook, salesforce_sandbox):
         created = salesforce_sandbox.control.seed(
@@ -423,7 +425,7 @@ class TestUpsertActivities:
         tasks[0].update(WhoId=lead)
         tasks[1].update(WhoId=person_contact, WhatId=person)
         tasks[2].update(WhoId=lead, WhatId=business)  # a Lead WhoId takes no WhatId
-        report = hook.upsert_activities(tasks)
+        report = ActivityLoader(hook).upsert_activities(tasks)
         assert [report.results[t["ActivityKey__c"]].error_code for t in tasks] == [
             None,
             None,
@@ -435,7 +437,7 @@ class TestDeleteRecords:
     def test_should_delete_by_id_200_per_call_and_take_gone_records_as_deleted(
         self, hook, salesforce_sandbox
     ):
-        ids = [r.id for r in hook.upsert_activities(_tasks(250)).results.values()]
+        ids = [r.id for r in ActivityLoader(hook).upsert_activities(_tasks(250)).results.values()]
         before = salesforce_sandbox.calls().get("collections.delete", 0)
 
         results = hook.delete_records(ids[:210])
@@ -446,10 +448,10 @@ class TestDeleteRecords:
         # deleting again (a retried load) is harmless: already gone counts as deleted
         assert {r.status for r in hook.delete_records(ids[:3])} == {"deleted"}
         # the key can be used again: a new upsert creates a new Task
-        assert hook.upsert_activities(_tasks(1)).count("created") == 1
+        assert ActivityLoader(hook).upsert_activities(_tasks(1)).count("created") == 1
 
     def test_should_report_a_refused_delete_with_its_code(self, hook, salesforce_sandbox):
-        task = hook.upsert_activities(_tasks(1)).results.popitem()[1].id
+        task = ActivityLoader(hook).upsert_activities(_tasks(1)).results.popitem()[1].id
         user = next(hook.query_records("SELECT Id FROM User"))["Id"]
         results = hook.delete_records([task, user])
         assert results[0].status == "deleted"

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from hooks.activity_loader import ActivityLoader
 from hooks.lineworks import LineWorksHook
 from hooks.salesforce import SalesforceActivityHook
 from lineworks_salesforce.archive import Archive
@@ -63,7 +64,7 @@ def _cycle(run: Run) -> dict:
     refresh_directory(run, LineWorksHook())
     resolve(run)
     build(run, SalesforceActivityHook())
-    return load(run, SalesforceActivityHook())
+    return load(run, ActivityLoader(SalesforceActivityHook()))
 
 
 def _tasks() -> list[tuple]:

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from hooks.activity_loader import ActivityLoader
 from hooks.lineworks import LineWorksHook
 from hooks.salesforce import SalesforceActivityHook
 from lineworks_salesforce.archive import Archive
@@ -97,7 +98,7 @@ def test_should_render_a_date_range_again_with_new_settings(tenant, tmp_path):
     domain_id, csv_path = tenant
     run = _prepared(tmp_path, "rerender", domain_id, csv_path)
     build(run, SalesforceActivityHook())
-    load(run, SalesforceActivityHook())
+    load(run, ActivityLoader(SalesforceActivityHook()))
 
     def descriptions() -> dict[str, str]:
         rows = SalesforceActivityHook().query_records("SELECT ActivityKey__c, Description FROM Task")
@@ -113,7 +114,7 @@ def test_should_render_a_date_range_again_with_new_settings(tenant, tmp_path):
 
     marked = mark_for_rerender(redacting, date(2026, 11, 20), date(2026, 11, 20))
     built = build(redacting, SalesforceActivityHook())
-    loaded = load(redacting, SalesforceActivityHook())
+    loaded = load(redacting, ActivityLoader(SalesforceActivityHook()))
 
     after = descriptions()
     first_day = {k for k in before if day(k) == "20261120"}
@@ -133,7 +134,7 @@ def test_should_load_every_record_once_in_slices(tenant, tmp_path, salesforce_sa
     outbox = _outbox(run)
     before = salesforce_sandbox.calls().get("collections.upsert", 0)
 
-    result = load(run, SalesforceActivityHook())
+    result = load(run, ActivityLoader(SalesforceActivityHook()))
 
     slices = -(-len(outbox) // 40)
     assert slices > 2
@@ -143,7 +144,7 @@ def test_should_load_every_record_once_in_slices(tenant, tmp_path, salesforce_sa
     assert sorted(t["ActivityKey__c"] for t in tasks) == sorted(outbox)
     assert run.archive.counts()["lw_outbox"] == 0
     assert run.archive.counts()["lw_activities"] == len(outbox)
-    assert load(run, SalesforceActivityHook())["salesforce_calls"] == 0
+    assert load(run, ActivityLoader(SalesforceActivityHook()))["salesforce_calls"] == 0
 
 
 def test_should_load_bulk_slices_sent_ahead_exactly_once(
@@ -156,7 +157,7 @@ def test_should_load_bulk_slices_sent_ahead_exactly_once(
     build(run, SalesforceActivityHook())
     outbox = _outbox(run)
 
-    result = load(run, SalesforceActivityHook())
+    result = load(run, ActivityLoader(SalesforceActivityHook()))
 
     slices = -(-len(outbox) // 60)
     assert slices > 3 and result["slices"] == slices
@@ -202,7 +203,7 @@ def test_should_delete_the_parts_an_hour_no_longer_has(tenant, tmp_path, salesfo
     run = _prepared(tmp_path, "parts", domain_id, csv_path)
     key = _one_more_message(run, tmp_path, "long", "カード番号 " + "秘" * 40_000)
     build(run, SalesforceActivityHook())
-    load(run, SalesforceActivityHook())
+    load(run, ActivityLoader(SalesforceActivityHook()))
     hook = SalesforceActivityHook()
 
     def parts() -> dict[str, str]:
@@ -217,7 +218,7 @@ def test_should_delete_the_parts_an_hour_no_longer_has(tenant, tmp_path, salesfo
     redacting = Run(run.archive, dataclasses.replace(run.settings, redact_patterns=["秘+"]), "r2", domain_id)
     _one_more_message(redacting, tmp_path, "late", "遅れて届いたメッセージ")
     built = build(redacting, SalesforceActivityHook())
-    loaded = load(redacting, SalesforceActivityHook())
+    loaded = load(redacting, ActivityLoader(SalesforceActivityHook()))
 
     assert split >= 1
     assert built["stale_parts"] == loaded["deleted"] == split and loaded["delete_refused"] == 0
@@ -228,13 +229,13 @@ def test_should_delete_the_parts_an_hour_no_longer_has(tenant, tmp_path, salesfo
     assert f"{key}-p2" not in stored and key in stored
     assert run.archive.counts()["lw_stale_parts"] == run.archive.counts()["lw_split_hours"] == 0
     # nothing left to do: a second load makes no call
-    assert load(redacting, SalesforceActivityHook())["salesforce_calls"] == 0
+    assert load(redacting, ActivityLoader(SalesforceActivityHook()))["salesforce_calls"] == 0
 
     # the pattern removed, the hour grows back into several parts: their Tasks are created again
     again = Run(run.archive, run.settings, "r3", domain_id)
     _one_more_message(again, tmp_path, "later", "さらに後のメッセージ")
     build(again, SalesforceActivityHook())
-    grown = load(again, SalesforceActivityHook())
+    grown = load(again, ActivityLoader(SalesforceActivityHook()))
     assert grown["created"] >= split and grown["deleted"] == 0
     stored = {r["activity_key"] for r in run.archive.query_raw("SELECT activity_key FROM lw_activities")}
     assert f"{key}-p2" in parts()
