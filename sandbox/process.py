@@ -51,17 +51,20 @@ class SandboxProcess:
                 cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.control.stats()
-                self.salesforce_control.stats()
-                return self
-            except Exception:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.__exit__()
-                    err = self.log_path.read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"the sandbox did not start on port {self.port}:\n{err}") from None
-                time.sleep(0.2)
+        try:
+            while True:
+                try:
+                    self.control.stats()
+                    self.salesforce_control.stats()
+                    return self
+                except Exception:
+                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                        err = self.log_path.read_text(errors="replace")[-2000:]
+                        raise RuntimeError(f"the sandbox did not start on port {self.port}:\n{err}") from None
+                    time.sleep(0.2)
+        except BaseException:  # not started, or interrupted (Ctrl-C, a SIGTERM handler) while starting
+            self.__exit__()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         assert self.proc is not None

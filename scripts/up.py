@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,8 +34,9 @@ SALESFORCE_PORT = int(os.environ.get("SALESFORCE_SANDBOX_PORT", str(PORT + 1)))
 AIRFLOW_PORT = int(os.environ.get("AIRFLOW__API__PORT", "8080"))
 
 
-class Stop(Exception):
-    """SIGTERM arrived: unwind like Ctrl-C, so every child is stopped on the way out."""
+class Stop(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C (no ``except Exception`` swallows it), so every child is stopped
+    on the way out."""
 
 
 def _on_sigterm(signum, frame):  # noqa: ARG001 - the signal handler's signature
@@ -42,21 +44,28 @@ def _on_sigterm(signum, frame):  # noqa: ARG001 - the signal handler's signature
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    """Stop a process group: SIGTERM, then SIGKILL (standalone's scheduler may ignore SIGTERM)."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=20)
-    except ProcessLookupError:
-        pass
+    """Stop a process group: SIGTERM, then SIGKILL (standalone's scheduler may ignore SIGTERM). The group
+    is signalled even when standalone itself already exited: its components share the group."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)  # anyone left in the group?
+            except ProcessLookupError:
+                return
+            proc.poll()  # reap standalone itself
+            time.sleep(0.2)
 
 
 def main() -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
+    os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow"))  # as the Makefile sets it
     creds = ensure_credentials(STATE_DIR)
     bin_dir = str(Path(sys.executable).parent)  # standalone starts its components as `airflow ...`
     env = {
@@ -94,7 +103,7 @@ def run_airflow(sandbox: SandboxProcess, creds, env: dict[str, str]) -> int:
         print(migrated.stdout[-3000:] + migrated.stderr[-3000:], file=sys.stderr)
         return migrated.returncode
     create_pools(airflow_bin, env)
-    home = Path(env.get("AIRFLOW_HOME", ROOT / ".airflow"))
+    home = Path(env["AIRFLOW_HOME"])
     Archive(f"sqlite:///{home / 'lineworks_archive.db'}").migrate()
     print(
         "\n".join(
@@ -109,18 +118,15 @@ def run_airflow(sandbox: SandboxProcess, creds, env: dict[str, str]) -> int:
         ),
         flush=True,
     )
-    airflow = subprocess.Popen(
-        [airflow_bin, "standalone"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+    airflow = None
     try:
+        airflow = subprocess.Popen([airflow_bin, "standalone"], cwd=ROOT, env=env, start_new_session=True)
         return airflow.wait()
     except (KeyboardInterrupt, Stop):
         return 0
     finally:
-        _stop(airflow)
+        if airflow is not None:
+            _stop(airflow)
 
 
 if __name__ == "__main__":

@@ -329,7 +329,7 @@ class _Job:
 
 @dataclass
 class _Upsert:
-    """One batch sent by :meth:`SalesforceActivityHook.upsert_activity_batches`, not yet reported."""
+    """One batch sent by :meth:`ActivityLoader.upsert_activity_batches`, not yet reported."""
 
     records: list[dict[str, Any]]
     keys: list[str]

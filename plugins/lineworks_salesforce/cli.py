@@ -84,7 +84,10 @@ def _parser() -> argparse.ArgumentParser:
 def _migrate(args: argparse.Namespace, out: TextIO) -> int:
     from lineworks_salesforce.archive import Archive
 
-    before, after = Archive(archive_url_from(args.archive, os.environ, must_exist=False)).migrate()
+    try:
+        before, after = Archive(archive_url_from(args.archive, os.environ, must_exist=False)).migrate()
+    except ValueError as exc:  # ArchiveSchemaError: newer than this code
+        raise CliError(str(exc)) from None
     state = "already current" if before == after else f"migrated from version {before}"
     print(f"archive schema version {after} ({state})", file=out)
     return 0

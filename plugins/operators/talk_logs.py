@@ -331,6 +331,8 @@ def fetch_object(root, relative, max_bytes: int, dest: Path) -> tuple[int, str]:
         info = path.stat()
     except (FileNotFoundError, NotADirectoryError):
         raise ImportRefused("file", "no such file in the import location") from None
+    except OSError as exc:  # no permission, ... (the message could name the object: only its kind)
+        raise ImportRefused("file", f"the object cannot be read ({type(exc).__name__})") from None
     if info.get("type") != "file" or info.get("islink"):
         raise ImportRefused("file", "not a regular file")
     check_size(int(info.get("size") or 0), max_bytes)

@@ -1,8 +1,9 @@
 """The archive/state database of the talk-log pipeline (SQLite by default, PostgreSQL in production).
 
 The archive is the single source of truth for what has been seen (DESIGN §1): every message is
-inserted once (``ON CONFLICT DO NOTHING`` on its key), so overlapping windows, retries and history
-imports never duplicate anything. The statements live in ``include/sql/archive.sql`` and the tables are
+inserted once (``ON CONFLICT`` on its key), so overlapping windows, retries and history
+imports never duplicate anything (a message first seen in an imported file and then downloaded becomes
+the download's, see ``insert_message``). The statements live in ``include/sql/archive.sql`` and the tables are
 made by the versioned migrations of ``include/sql/migrations/`` (:meth:`Archive.migrate`, the command
 ``lineworks-salesforce archive migrate``; the schema version is recorded in ``lw_schema_version``).
 """
@@ -80,7 +81,8 @@ class Archive:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = sa.create_engine(url, future=True)
+        # hide_parameters: a database error must not print the bound values (message bodies, raw lines)
+        self.engine = sa.create_engine(url, future=True, hide_parameters=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sql = statements()
@@ -105,8 +107,12 @@ class Archive:
         the database's write lock (taken by the first statement) makes the others wait, and each re-reads
         the version inside its lock, so a migration is applied exactly once.
         """
+        current = self.schema_version()
+        if current == self.latest_version:  # the usual case: no lock, no DDL (a role without CREATE works)
+            return current, current
         with self.engine.begin() as conn:
             if self.engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '120s'")
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")
             conn.exec_driver_sql(
                 "CREATE TABLE IF NOT EXISTS lw_schema_version ("

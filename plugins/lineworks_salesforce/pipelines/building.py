@@ -90,7 +90,11 @@ def build(run: Run, salesforce: SalesforceClient) -> dict[str, Any]:
             run.archive.execute_many(
                 "insert_stale_part", ({**r, "run_id": run.run_id} for r in parts.stale), conn
             )
-            run.archive.execute_many("delete_stale_part", parts.current, conn)
+            # every key rendered now is current: a part (or an emptied hour's first key, queued by forget)
+            # whose lines came back before the load ran must not be deleted
+            run.archive.execute_many(
+                "delete_stale_part", ({"activity_key": k} for k in result.payloads), conn
+            )
     return {
         "pending_friends": len(contacts),
         "rendered": rendered,

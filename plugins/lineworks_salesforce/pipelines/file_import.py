@@ -117,7 +117,10 @@ def open_local(root: Path, name: PurePosixPath, max_bytes: int, field: str = "fi
         raise ImportRefused(field, "the name cannot be resolved in the import location") from None
     if real != root and root not in real.parents:
         raise ImportRefused(field, "the name resolves outside the import location (a symlink out?)")
-    mode = os.stat(real).st_mode
+    try:
+        mode = os.stat(real).st_mode
+    except OSError as exc:  # removed or replaced since it was resolved
+        raise ImportRefused(field, f"the file cannot be read ({_errno_name(exc)})") from None
     if not stat.S_ISREG(mode):  # before opening: a socket cannot even be opened
         raise ImportRefused(field, f"not a regular file ({_kind(mode)})")
     flags = (
@@ -128,6 +131,10 @@ def open_local(root: Path, name: PurePosixPath, max_bytes: int, field: str = "fi
     except OSError as exc:
         raise ImportRefused(field, f"the file cannot be opened ({_errno_name(exc)})") from None
     try:
+        # what was opened, not what was checked: a folder swapped for a symlink in between is caught here
+        opened = Path(os.path.realpath(f"/proc/self/fd/{fd}")) if os.path.isdir("/proc/self/fd") else real
+        if opened != real:
+            raise ImportRefused(field, "the file changed while it was opened (a symlink swapped in?)")
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ImportRefused(field, f"not a regular file ({_kind(info.st_mode)})")

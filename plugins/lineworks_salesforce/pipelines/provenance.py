@@ -24,9 +24,9 @@ def find_source(archive: Archive, sha256_or_id: str) -> dict[str, Any]:
     sha = text[len("file:") :] if text.startswith("file:") else text
     if not re.fullmatch(r"[0-9a-f]{64}", sha):
         raise ValueError("--source: expected the file's SHA-256 (64 hexadecimal digits)")
-    for row in list_sources(archive, "file"):
-        if row["source_id"] == f"file:{sha}":
-            return row
+    rows = archive.query("source_by_id", {"source_id": f"file:{sha}"})
+    if rows:
+        return rows[0]
     raise LookupError(f"--source: no imported file with SHA-256 {sha} in the archive")
 
 
@@ -53,7 +53,8 @@ def forget_source(archive: Archive, source_id: str, run_id: str) -> dict[str, in
         archive.execute_many("insert_pending", kept, conn)
         stale = [r for h in emptied for r in archive.query("hour_activities", h, conn)]
         archive.execute_many("delete_pending", emptied, conn)
-        archive.execute_many("delete_outbox_hour", emptied, conn)
+        # an outbox record not loaded yet still holds the forgotten lines: drop it for every touched hour
+        archive.execute_many("delete_outbox_hour", hours, conn)
         archive.execute_many("insert_stale_part", ({**r, "run_id": run_id} for r in stale), conn)
         archive.execute_many("delete_split_hour", stale, conn)
     return {

@@ -163,7 +163,9 @@ def file_task_timeouts(defaults_file: Path = DEFAULTS_FILE) -> dict[str, timedel
 def _check_names(data: dict[Any, Any], source: str) -> None:
     unknown = [key for key in data if key not in SETTING_NAMES]
     if unknown:
-        names = ", ".join(safe_name(key) for key in unknown[:3]) + (", …" if len(unknown) > 3 else "")
+        names = ", ".join(safe_name(key, SETTING_NAMES) for key in unknown[:3]) + (
+            ", …" if len(unknown) > 3 else ""
+        )
         raise SettingsError(
             source,
             names,

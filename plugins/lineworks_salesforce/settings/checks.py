@@ -345,7 +345,11 @@ def task_timeouts(field: str, value: Any, *, partial: bool = False) -> FrozenDic
     minutes = {}
     for key, item in value.items():
         if key not in TIMEOUT_KEYS:
-            raise Invalid(field, f"keys from {', '.join(TIMEOUT_KEYS)}", f"the unknown key {safe_name(key)}")
+            raise Invalid(
+                field,
+                f"keys from {', '.join(TIMEOUT_KEYS)}",
+                f"the unknown key {safe_name(key, TIMEOUT_KEYS)}",
+            )
         minutes[key] = _timeout_minutes(f"{field}.{key}", item)
     if not partial and "default" not in minutes:
         raise Invalid(f"{field}.default", "the default timeout in minutes", "no default key")

@@ -7,9 +7,10 @@ error message ends up in task logs. So a bad value is described by its type and 
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 VARIABLE_NAME = "lineworks_salesforce_settings"
@@ -98,8 +99,11 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
-def safe_name(key: object) -> str:
-    """``key`` when it looks like a setting name, else a description of it (it may be pasted data)."""
+def safe_name(key: object, known: Iterable[str] = ()) -> str:
+    """``key`` when it is one of ``known`` or a near miss of one (a typo: ``lookback_hour``), else a
+    description of it: an unknown key may be pasted data (a token, a password), never echoed."""
+    names = list(known)
     if isinstance(key, str) and _NAME_RE.fullmatch(key):
-        return key
+        if key in names or difflib.get_close_matches(key, names, n=1, cutoff=0.8):
+            return key
     return f"<a key: {describe(key)}>"

@@ -77,7 +77,9 @@ def parse_yaml(text: str, source: str) -> dict[str, Any]:
         data = yaml.load(text, Loader=StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
     except DuplicateKey as exc:
         failure = SettingsError(
-            source, safe_name(exc.key), f"duplicate key{_position(exc.line, exc.column)}; each key once"
+            source,
+            safe_name(exc.key, _known_keys()),
+            f"duplicate key{_position(exc.line, exc.column)}; each key once",
         )
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -109,7 +111,7 @@ def parse_json(text: str, source: str) -> dict[str, Any]:
     try:
         data = json.loads(text, object_pairs_hook=_object_pairs)
     except DuplicateKey as exc:
-        failure = SettingsError(source, safe_name(exc.key), "duplicate key; each key once")
+        failure = SettingsError(source, safe_name(exc.key, _known_keys()), "duplicate key; each key once")
     except json.JSONDecodeError as exc:
         # the reason without what follows ": " (the pure-Python scanner's "Invalid \\escape: 'x'" quotes
         # the text)
@@ -139,3 +141,11 @@ def read_defaults(path: Path) -> dict[str, Any]:
     if failure is not None:
         raise failure
     return parse_yaml(text, source)
+
+
+def _known_keys() -> tuple[str, ...]:
+    """The names a duplicate key may be shown as (settings and task ids): anything else is described."""
+    from lineworks_salesforce.settings.checks import TIMEOUT_KEYS
+    from lineworks_salesforce.settings.model import SETTING_NAMES
+
+    return (*SETTING_NAMES, *TIMEOUT_KEYS)

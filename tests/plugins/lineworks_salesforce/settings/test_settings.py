@@ -383,3 +383,10 @@ def test_should_shorten_a_long_settings_file_path(tmp_path):
     assert (
         first.startswith("settings file …") and "settings.yaml: lookback_hours: got int out of range" in first
     )
+
+
+def test_should_not_echo_an_unknown_key_that_is_no_near_miss_of_a_setting():
+    """A token or password pasted as a key is described, never shown; a typo is named to be fixed."""
+    message = _refused(settings_from_variable, '{"ghp_Zx81kQ3abcdefgh": 1}')
+    assert "Zx81kQ3" not in message and "<a key: str of 19 characters>" in message
+    assert "lookback_hour" in _refused(settings_from_variable, '{"lookback_hour": 1}')
