@@ -36,13 +36,27 @@ from lineworks_salesforce.talklog.provenance import file_digest, file_sha256
 from tests.plugins.lineworks_salesforce.talklog.helpers import HEADER_JA, parse
 
 AKIA = "AKIAZZSECRET0MARKER1"
-PEM_BEGIN = "-----BEGIN PRIVATE KEY-----"
-PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"
+
+
+def _throwaway_pem() -> str:
+    """A private key made for this run only (never committed): its PEM lines are the markers."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+_PEM_LINES = _throwaway_pem().splitlines()
+PEM_BEGIN = _PEM_LINES[0]
+PEM_BODY = _PEM_LINES[1]
 CLIENT_SECRET = "client_secret=cs-9f2e7d1c0b"
 JA_SECRET = "極秘暗証鍵束符丁"  # kanji none of our own messages use
 MARKERS = (AKIA, PEM_BEGIN, PEM_BODY, CLIENT_SECRET, JA_SECRET)
 SECRET = " ".join(MARKERS)  # one cell holding every marker (no comma, quote or line break)
-PEM = f"{PEM_BEGIN}\n{PEM_BODY}\n-----END PRIVATE KEY-----\n"
+PEM = "\n".join(_PEM_LINES) + "\n"
 
 T = "2026-11-20T10:00:00+09:00"
 HEADER = (HEADER_JA + "\n").encode()
