@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from lineworks_salesforce.pools import MONITORING_POOL, SALESFORCE_POOL
-from lineworks_salesforce.settings import file_task_timeouts
+from lineworks_salesforce.settings import airflow_home, file_task_timeouts
 
 # every task's execution_timeout: task_timeout_minutes of include/config/settings.yaml (read at parse time)
 TIMEOUTS = file_task_timeouts()
@@ -30,7 +30,7 @@ TIMEOUTS = file_task_timeouts()
 CRON = os.environ.get("LINEWORKS_TALK_LOGS_CRON", "*/10 * * * *")
 STAGING_URL = os.environ.get(
     "LINEWORKS_STAGING_URL",
-    "file://" + os.path.join(os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), "staging"),
+    "file://" + os.path.join(airflow_home(), "staging"),
 )
 
 

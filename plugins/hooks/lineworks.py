@@ -52,7 +52,7 @@ from hooks.exceptions import (
 from hooks.retries import CONNECTION_ERRORS, RetryableResponse, exponential_backoff, retrying
 from hooks.tls import make_session
 from lineworks_salesforce.provider import DEFAULT_API_BASE_URL, DEFAULT_SCOPES, DEFAULT_TOKEN_URL
-from lineworks_salesforce.timewindows import split_windows  # noqa: F401 (part of the hook's API)
+from lineworks_salesforce.timewindows import split_windows
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 JWT_MAX_LIFETIME = 3600  # "最長 60 分有効"

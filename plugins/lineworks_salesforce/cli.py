@@ -209,8 +209,9 @@ def archive_url_from(option: str | None, env: dict[str, str] | os._Environ, must
             )
         except ValueError as exc:
             raise CliError(f"AIRFLOW_CONN_LINEWORKS_ARCHIVE: {exc}") from None
-    home = env.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-    path = Path(home) / "lineworks_archive.db"
+    from lineworks_salesforce.settings import airflow_home
+
+    path = Path(airflow_home(env)) / "lineworks_archive.db"
     if must_exist and not path.exists():
         raise CliError(f"no archive at {path}; pass --archive URL (or set AIRFLOW_HOME)")
     return f"sqlite:///{path}"

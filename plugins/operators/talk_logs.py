@@ -26,10 +26,6 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def airflow_home() -> str:
-    return os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow"))
-
-
 @contextmanager
 def fail_fast(what: str) -> Iterator[None]:
     """Turn the deterministic errors of our own code (``ValueError`` and its kinds: settings, forms,
@@ -95,6 +91,8 @@ def archive_for(conn_id: str, migrate: bool = False):
             url = archive_url(conn.conn_type, conn.host, conn.login, conn.password, conn.port, conn.schema)
     except AirflowNotFoundException:
         require_local_executor(f"connection {conn_id} is not defined: the local SQLite archive fallback")
+        from lineworks_salesforce.settings import airflow_home
+
         path = os.path.join(airflow_home(), "lineworks_archive.db")
         log.warning(
             "Connection %r is not defined; using the SQLite archive %s (LocalExecutor only: define the "

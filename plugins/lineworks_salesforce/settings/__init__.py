@@ -54,6 +54,7 @@ from lineworks_salesforce.settings.model import (
     LINK_QUERY_IDS_MAX,
     SETTING_NAMES,
     Settings,
+    airflow_home,
     import_root,
     timeout_for,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "parse_yaml",
     "settings_from_variable",
     "timeout_for",
+    "airflow_home",
     "file_task_timeouts",
     "validate_domain_id",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -112,10 +113,15 @@ def timeout_for(settings: Settings, task_id: str) -> timedelta:
     return timedelta(minutes=minutes.get(task_id, minutes["default"]))
 
 
+def airflow_home(environ: Mapping[str, str] | None = None) -> str:
+    """``$AIRFLOW_HOME``, or ``~/airflow`` (Airflow's own default) when it is not set."""
+    env = os.environ if environ is None else environ
+    return env.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+
+
 def import_root(settings: Settings, environ: dict[str, str] | None = None) -> str:
     """``import_location``, or ``$AIRFLOW_HOME/imports`` when it is ``""`` (``~/airflow/imports`` without
     AIRFLOW_HOME)."""
     if settings.import_location:
         return settings.import_location
-    env = os.environ if environ is None else environ
-    return os.path.join(env.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"), "imports")
+    return os.path.join(airflow_home(environ), "imports")
