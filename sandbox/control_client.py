@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hooks.tls import make_session  # the same CA handling as the product hooks
+from hooks.transport import make_session  # the same CA handling as the product hooks
 
 
 class SandboxControl:

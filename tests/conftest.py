@@ -155,7 +155,7 @@ class SalesforceSandbox:
         """A plain simple-salesforce client on a password-flow session (independent of our hook)."""
         from simple_salesforce import Salesforce
 
-        from hooks.tls import make_session
+        from hooks.transport import make_session
 
         session = make_session(self.ca_bundle)
         token = session.post(

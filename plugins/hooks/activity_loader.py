@@ -24,16 +24,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
+from hooks import transport
 from hooks.exceptions import SalesforceApiError, SalesforceTransientError
-from hooks.salesforce import COLLECTION_SIZE, RecordResult, SalesforceActivityHook, _first_error, _result
+from hooks.salesforce import COLLECTION_SIZE, RecordResult, SalesforceActivityHook
 
 DEFAULT_BULK_THRESHOLD = 2_000  # Salesforce recommends Bulk 2.0 above ~2,000 records
 DEFAULT_BULK_MAX_UPLOAD_BYTES = 100_000_000  # per job; Salesforce takes 150 MB, simple-salesforce 100
 DEFAULT_BULK_JOBS_IN_FLIGHT = 2  # upsert_activity_batches: batches sent ahead of the one being reported
 # Per-record statusCodes that mean "try again", not "this record is wrong" (as the provider's bulk operator).
 TRANSIENT_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "API_TEMPORARILY_UNAVAILABLE"})
-
-_sleep = time.sleep  # indirection so tests can observe waits
 
 
 @dataclass
@@ -164,7 +163,7 @@ class ActivityLoader:
                 break
             report.resubmitted += len(pending)
             self.hook.log.info("Salesforce: re-submitting %d record(s) that failed transiently", len(pending))
-            _sleep(min(float(self.hook.config("backoff_base", 1.0)) * 2**attempt, 30.0))
+            transport.pause(min(float(self.hook.config("backoff_base", 1.0)) * 2**attempt, 30.0))
             batch = list(pending.values())
             if report.mode == "bulk2" and len(batch) >= threshold:
                 jobs = self._open_bulk2_jobs(batch, item.key_field, item.sobject, report)
@@ -197,15 +196,7 @@ class ActivityLoader:
                 "PATCH", f"composite/sobjects/{sobject}/{key_field}", json=body, endpoint="collections.upsert"
             ).json()
             for record, result in zip(chunk, results):
-                out.append(
-                    _result(
-                        str(record[key_field]),
-                        result.get("success"),
-                        result.get("id"),
-                        result.get("created"),
-                        _first_error(result),
-                    )
-                )
+                out.append(RecordResult.of_collections(str(record[key_field]), result))
         return out
 
     def _open_bulk2_jobs(
@@ -255,7 +246,7 @@ class ActivityLoader:
         deadline = job.closed_at + float(self.hook.config("bulk_timeout", 3600))
         while True:
             if pause:
-                _sleep(pause)
+                transport.pause(pause)
                 report.bulk_poll_wait_seconds += pause
             status = self.hook.request("GET", f"jobs/ingest/{job.id}", endpoint="bulk2.status").json()
             if status["state"] in ("JobComplete", "Failed", "Aborted"):

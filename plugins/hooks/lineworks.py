@@ -40,6 +40,7 @@ import requests
 import tenacity
 from airflow.sdk import BaseHook
 
+from hooks import transport
 from hooks.exceptions import (
     LineWorksApiError,
     LineWorksAuthError,
@@ -49,8 +50,14 @@ from hooks.exceptions import (
     LineWorksRateLimited,
     LineWorksTransientError,
 )
-from hooks.retries import CONNECTION_ERRORS, RetryableResponse, exponential_backoff, retrying
-from hooks.tls import make_session
+from hooks.transport import (
+    CONNECTION_ERRORS,
+    RetryableResponse,
+    exponential_backoff,
+    make_session,
+    mask_secrets,
+    retrying,
+)
 from lineworks_salesforce.provider import DEFAULT_API_BASE_URL, DEFAULT_SCOPES, DEFAULT_TOKEN_URL
 from lineworks_salesforce.timewindows import split_windows
 
@@ -66,7 +73,6 @@ DEFAULT_RATE_LIMITS = {"default": 240, "monitoring": 10, "audit": 10}
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 # Indirections so tests can observe waits without sleeping.
-_sleep = time.sleep
 _monotonic = time.monotonic
 
 
@@ -143,7 +149,7 @@ class _RateLimiter:
                     self.calls.append(now)
                     return waited
                 wait = self.calls[0] + self.window - now
-            _sleep(wait)
+            transport.pause(wait)
             waited += wait
 
 
@@ -314,7 +320,7 @@ class LineWorksHook(BaseHook):
             time.time() + lifetime,
             lifetime,
         )
-        self._mask(token.access_token, token.refresh_token)
+        mask_secrets(token.access_token, token.refresh_token)
         self.log.debug("LINE WORKS token issued for %s (expires in %ss)", s.conn_id, int(lifetime))
         return token
 
@@ -366,15 +372,6 @@ class LineWorksHook(BaseHook):
             _TOKENS[key] = new
             return new.access_token
 
-    def _mask(self, *values: str | None) -> None:
-        try:
-            from airflow.sdk.log import mask_secret
-        except ImportError:  # pragma: no cover
-            return
-        for value in values:
-            if value:
-                mask_secret(value)
-
     # --- the request path every API call takes ---------------------------------------------------
     @property
     def _verify(self) -> str | bool:
@@ -404,7 +401,7 @@ class LineWorksHook(BaseHook):
             operation,
             attempts=s.max_attempts,
             wait=self._wait,
-            sleep=lambda seconds: _sleep(seconds),
+            sleep=lambda seconds: transport.pause(seconds),
             log=self.log,
             retry_on=(LineWorksDownloadError,),
         )

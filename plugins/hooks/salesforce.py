@@ -37,6 +37,7 @@ import requests
 from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
 from simple_salesforce import Salesforce, api
 
+from hooks import transport
 from hooks.exceptions import (
     SalesforceApiError,
     SalesforceApiLimitExceeded,
@@ -44,16 +45,20 @@ from hooks.exceptions import (
     SalesforceBudgetExceeded,
     SalesforceTransientError,
 )
-from hooks.retries import CONNECTION_ERRORS, RetryableResponse, exponential_backoff, retrying
-from hooks.tls import make_session
+from hooks.transport import (
+    CONNECTION_ERRORS,
+    RetryableResponse,
+    exponential_backoff,
+    make_session,
+    mask_secrets,
+    retrying,
+)
 from lineworks_salesforce.salesforce_model.soql import query_path
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 COLLECTION_SIZE = 200  # sObject Collections: records per call
 COMPOSITE_QUERIES = 5  # Composite: query subrequests per call (the documented maximum)
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
-
-_sleep = time.sleep  # indirection so tests can observe waits
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,21 @@ class RecordResult:
     @property
     def ok(self) -> bool:
         return self.status != "rejected"
+
+    @classmethod
+    def of_collections(cls, key: str, result: dict[str, Any]) -> RecordResult:
+        """The outcome of one element of an sObject Collections answer (``success``, ``id``,
+        ``created``, ``errors``), for upserts and deletes alike."""
+        if result.get("success"):
+            return cls(key, "created" if result.get("created") else "updated", id=result.get("id"))
+        error = (result.get("errors") or [None])[0] or {}
+        return cls(
+            key,
+            "rejected",
+            error_code=error.get("statusCode") or error.get("errorCode"),
+            message=error.get("message"),
+            fields=tuple(error.get("fields") or ()),
+        )
 
 
 class ApiBudget:
@@ -209,7 +229,7 @@ class SalesforceActivityHook(SalesforceHook):
             )
         body = response.json()
         self._session_token, self._instance_url = body["access_token"], body["instance_url"].rstrip("/")
-        self._mask(self._session_token)
+        mask_secrets(self._session_token)
         self.log.info(
             "Salesforce: logged in at %s (%s flow)", login_url, form["grant_type"].rsplit(":", 1)[-1]
         )
@@ -220,13 +240,6 @@ class SalesforceActivityHook(SalesforceHook):
             self.conn  # noqa: B018 - the provider's flow logs in when the client is built
         else:
             self._login()
-
-    def _mask(self, value: str) -> None:
-        try:
-            from airflow.sdk.log import mask_secret
-        except ImportError:  # pragma: no cover
-            return
-        mask_secret(value)
 
     # --- the request path of every call this hook makes -----------------------------------------------
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
@@ -244,7 +257,7 @@ class SalesforceActivityHook(SalesforceHook):
             endpoint,
             attempts=attempts,
             wait=lambda state: exponential_backoff(state.attempt_number, base, cap),
-            sleep=lambda seconds: _sleep(seconds),
+            sleep=lambda seconds: transport.pause(seconds),
             log=self.log,
         )
         try:
@@ -390,8 +403,7 @@ class SalesforceActivityHook(SalesforceHook):
             path = f"composite/sobjects?ids={quote(','.join(chunk), safe=',')}&allOrNone=false"
             results = self.request("DELETE", path, endpoint="collections.delete").json()
             for record_id, result in zip(chunk, results, strict=True):
-                error = _first_error(result)
-                refused = None if result.get("success") else _result(record_id, False, None, None, error)
+                refused = None if result.get("success") else RecordResult.of_collections(record_id, result)
                 if refused is None or refused.error_code == "ENTITY_IS_DELETED":
                     out.append(RecordResult(record_id, "deleted", id=record_id))
                 else:
@@ -425,23 +437,3 @@ def _error_of(
         str(first.get("message", fallback)),
         endpoint=endpoint,
     )
-
-
-def _result(
-    key: str, success: bool | None, record_id: str | None, created: bool | None, error: dict | None
-) -> RecordResult:
-    if success:
-        return RecordResult(key, "created" if created else "updated", id=record_id)
-    error = error or {}
-    return RecordResult(
-        key,
-        "rejected",
-        error_code=error.get("statusCode") or error.get("errorCode"),
-        message=error.get("message"),
-        fields=tuple(error.get("fields") or ()),
-    )
-
-
-def _first_error(result: dict[str, Any]) -> dict | None:
-    """The first of a Collections result's ``errors``, if any."""
-    return (result.get("errors") or [None])[0]

@@ -27,7 +27,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from hooks.tls import make_session
+from hooks.transport import make_session
 from sandbox.common.jsonbody import MAX_DEPTH, parse_json
 from sandbox.lineworks.state import DEFAULT_CONFIG as LW_DEFAULT_CONFIG
 from sandbox.salesforce.state import DEFAULT_CONFIG as SF_DEFAULT_CONFIG

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from hooks import lineworks as lw
+from hooks import transport
 from hooks.exceptions import (
     LineWorksApiError,
     LineWorksAuthError,
@@ -41,7 +42,7 @@ def calls(sandbox, operation: str) -> int:
 def waits(monkeypatch):
     """Record the hook's waits instead of sleeping (retry and rate-limit tests)."""
     recorded: list[float] = []
-    monkeypatch.setattr(lw, "_sleep", recorded.append)
+    monkeypatch.setattr(transport, "pause", recorded.append)
     return recorded
 
 
@@ -276,7 +277,7 @@ class TestRateLimits:
             waited.append(seconds)
             clock[0] += seconds
 
-        monkeypatch.setattr(lw, "_sleep", fake_sleep)
+        monkeypatch.setattr(transport, "pause", fake_sleep)
         monkeypatch.setattr(lw, "_monotonic", lambda: clock[0])
         limiter = lw._RateLimiter(10, 60)
         for _ in range(10):

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from hooks import activity_loader as loader_module
 from hooks import salesforce as sf_hook_module
+from hooks import transport
 from hooks.activity_loader import ActivityLoader
 from hooks.exceptions import (
     SalesforceApiError,
@@ -292,7 +292,7 @@ class TestUpsertActivities:
         salesforce_sandbox.control.configure(bulk_transition={"mode": "polls", "polls": 5})
         salesforce_conn(**{**FAST, "bulk_first_poll": 0.01, "bulk_poll_interval": 0.04})
         waits: list[float] = []
-        monkeypatch.setattr(loader_module, "_sleep", waits.append)
+        monkeypatch.setattr(transport, "pause", waits.append)
         report = ActivityLoader(SalesforceActivityHook()).upsert_activities(_tasks(2500))
         assert report.count("created") == 2500
         assert salesforce_sandbox.calls()["bulk2.status"] == 6
@@ -460,7 +460,7 @@ class TestDeleteRecords:
 
 def test_should_mask_the_session_and_keep_it_out_of_errors(hook, salesforce_sandbox, caplog, monkeypatch):
     masked = []
-    monkeypatch.setattr(sf_hook_module.SalesforceActivityHook, "_mask", lambda self, v: masked.append(v))
+    monkeypatch.setattr(sf_hook_module, "mask_secrets", lambda *values: masked.extend(values))
     _count(hook, "User")
     assert masked == [hook._session_token]
     assert hook._session_token not in caplog.text

@@ -28,7 +28,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from hooks.tls import make_session
+from hooks.transport import make_session
 from sandbox.lineworks import callbacks
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"

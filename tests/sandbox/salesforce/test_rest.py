@@ -27,7 +27,7 @@ from simple_salesforce.exceptions import (
 )
 
 from hooks.salesforce import SalesforceActivityHook
-from hooks.tls import make_session
+from hooks.transport import make_session
 from lineworks_salesforce.salesforce_model import default_schema
 
 KEY = "ActivityKey__c"
