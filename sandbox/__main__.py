@@ -1,7 +1,7 @@
 """``python -m sandbox``: run and drive the local sandboxes.
 
   serve   [--port 8443] [--state-dir .sandbox] [--seed demo|test|bench|FILE]   run in the foreground
-  seed    (demo|test|bench|FILE) [--seed N]                                   load a scenario
+  seed    (demo|test|bench|FILE) [--seed N] [--no-reset]         load a scenario into both sandboxes
   faults  add TARGET KIND [--count N] | random RATE KIND[,KIND] [--seed N] | clear | show
   reset
 The running server's address and CA are written to ``<state-dir>/endpoints.json`` for the other commands.
@@ -14,17 +14,14 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_STATE_DIR = Path(".sandbox")
+from sandbox.seed import default_state_dir
 
 
 def scenario_spec(name_or_file: str, seed: int, creds, callback_url: str | None = None) -> dict:
-    """A scenario (a generator size ``demo``/``test``/``bench`` or a JSON/YAML file) plus our app and bot."""
-    from sandbox.lineworks.seeding import read_spec
+    """The LINE WORKS part of a scenario (:func:`sandbox.seed.load_scenario`) plus our app and bot."""
+    from sandbox.seed import load_scenario, split_scenario
 
-    if Path(name_or_file).is_file():
-        spec = read_spec(name_or_file)
-    else:
-        spec = {"generator": {"size": name_or_file, "seed": seed}}
+    spec, _ = split_scenario(load_scenario(name_or_file, seed))
     spec.setdefault("apps", []).append(creds.app_spec())
     spec.setdefault("bots", []).append(creds.bot_spec(callback_url))
     return spec
@@ -46,7 +43,6 @@ def serve(
 
     from sandbox.common.server import ThreadedServer
     from sandbox.common.tls import ensure_tls
-    from sandbox.credentials import ensure_credentials, ensure_salesforce_credentials
     from sandbox.lineworks.routes import build_app, create_state
     from sandbox.salesforce.routes import build_app as build_salesforce_app
     from sandbox.salesforce.routes import create_state as create_salesforce_state
@@ -54,13 +50,6 @@ def serve(
     tls = ensure_tls(state_dir)
     lineworks = create_state(state_dir / "lineworks")
     salesforce = create_salesforce_state(state_dir / "salesforce")
-    if scenario:
-        lineworks.reset()
-        lineworks.seed(scenario_spec(scenario, seed_value, ensure_credentials(state_dir)))
-        salesforce.reset()
-        sf_creds = ensure_salesforce_credentials(state_dir)
-        salesforce.register_app(sf_creds.consumer_key, sf_creds.consumer_secret, sf_creds.public_key)
-        salesforce.save("User", sf_creds.user_record(), running_user=None)
     servers = [
         ThreadedServer(build_app(lineworks), tls, host, port).start(),
         ThreadedServer(build_salesforce_app(salesforce), tls, host, salesforce_port or port + 1).start(),
@@ -71,6 +60,10 @@ def serve(
         "ca_bundle": str(tls.ca_cert.resolve()),
     }
     (state_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2))
+    if scenario:  # through the control API, as `seed` does: one seeder for both sandboxes
+        from sandbox.seed import seed_running
+
+        seed_running(state_dir, scenario, seed=seed_value)
     print(
         f"LINE WORKS sandbox on {servers[0].url}, Salesforce sandbox on {servers[1].url} (CA: {tls.ca_cert})",
         flush=True,
@@ -88,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    parser.add_argument("--state-dir", type=Path, default=default_state_dir())
     sub = parser.add_subparsers(dest="command", required=True)
     serve_cmd = sub.add_parser("serve")
     serve_cmd.add_argument("--host", default="127.0.0.1")
@@ -118,12 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "reset":
         print(json.dumps(control.reset()))
     elif args.command == "seed":
-        from sandbox.credentials import ensure_credentials
+        from sandbox.seed import seed_running
 
-        if not args.no_reset:
-            control.reset()
-        result = control.seed(scenario_spec(args.scenario, args.seed, ensure_credentials(state_dir)))
-        print(json.dumps(result["rows"], ensure_ascii=False))
+        result = seed_running(state_dir, args.scenario, seed=args.seed, reset=not args.no_reset)
+        print(json.dumps(result, ensure_ascii=False))
     elif args.command == "faults":
         if args.action == "add":
             target, kind = args.args

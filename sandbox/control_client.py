@@ -48,6 +48,10 @@ class SandboxControl:
     def stats(self) -> Any:
         return self.call("GET", "/stats")
 
+    def directory(self) -> dict[str, Any]:
+        """LINE WORKS sandbox: its members and LINE friends (``GET /_sandbox/directory``)."""
+        return self.call("GET", "/directory")
+
     def bot_messages(self, bot_id: str | int) -> list[dict[str, Any]]:
         return self.call("GET", f"/bots/{bot_id}/messages")["messages"]
 

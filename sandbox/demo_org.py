@@ -19,8 +19,8 @@ def seed_reps(salesforce: SandboxControl, members: list[dict[str, Any]]) -> dict
         {
             "Username": m["email"],
             "Email": m["email"],
-            "LastName": m["userName"]["lastName"],
-            "FirstName": m["userName"].get("firstName"),
+            "LastName": (m.get("userName") or {}).get("lastName") or m["email"].split("@")[0],
+            "FirstName": (m.get("userName") or {}).get("firstName"),
             "IsActive": True,
         }
         for m in members

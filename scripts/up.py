@@ -24,11 +24,12 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 from lineworks_salesforce.archive import Archive  # noqa: E402
 from lineworks_salesforce.pools import create_pools  # noqa: E402
-from sandbox.__main__ import DEFAULT_STATE_DIR, scenario_spec  # noqa: E402
 from sandbox.credentials import ensure_credentials, ensure_salesforce_credentials  # noqa: E402
 from sandbox.process import SandboxProcess  # noqa: E402
+from sandbox.seed import default_state_dir, seed_running  # noqa: E402
 
-STATE_DIR = Path(os.environ.get("LINEWORKS_SANDBOX_STATE_DIR", ROOT / DEFAULT_STATE_DIR))
+STATE_DIR = default_state_dir(ROOT)
+SCENARIO = os.environ.get("LINEWORKS_SANDBOX_SCENARIO", str(ROOT / "sandbox" / "scenarios" / "demo.yaml"))
 PORT = int(os.environ.get("LINEWORKS_SANDBOX_PORT", "8443"))
 SALESFORCE_PORT = int(os.environ.get("SALESFORCE_SANDBOX_PORT", str(PORT + 1)))
 AIRFLOW_PORT = int(os.environ.get("AIRFLOW__API__PORT", "8080"))
@@ -83,16 +84,12 @@ def main() -> int:
 
 
 def run_airflow(sandbox: SandboxProcess, creds, env: dict[str, str]) -> int:
-    url, control = sandbox.url, sandbox.control
-    control.reset()
-    stats = control.seed(scenario_spec("demo", 42, creds))
-    domain_id = str(stats["domainId"])
+    url = sandbox.url
+    domain_id = str(seed_running(STATE_DIR, SCENARIO)["domainId"])  # both sandboxes, one scenario
     env["AIRFLOW_CONN_LINEWORKS_DEFAULT"] = json.dumps(
         creds.connection(url, sandbox.ca_bundle, domain_id=domain_id)
     )
     sf_creds = ensure_salesforce_credentials(STATE_DIR)
-    sandbox.salesforce_control.reset()
-    sandbox.salesforce_control.seed(sf_creds.seed_spec())
     env["AIRFLOW_CONN_SALESFORCE_DEFAULT"] = json.dumps(
         sf_creds.connection(sandbox.salesforce_url, sandbox.ca_bundle)
     )
@@ -113,6 +110,7 @@ def run_airflow(sandbox: SandboxProcess, creds, env: dict[str, str]) -> int:
                 f"CA bundle           {sandbox.ca_bundle}",
                 f"Airflow UI          http://localhost:{AIRFLOW_PORT}  (user admin; airflow standalone"
                 " prints the password below)",
+                "Your own tenant: .venv/bin/lineworks-salesforce sandbox seed FILE  (docs/sandbox.md)",
                 "Ctrl-C or SIGTERM stops everything.",
             ]
         ),

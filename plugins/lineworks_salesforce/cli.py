@@ -10,6 +10,10 @@
                               run (``lineworks_talk_logs``, or ``lineworks_history_import`` in
                               ``rerender`` mode), and Tasks of hours left empty are deleted by it
 
+``sandbox seed SCENARIO``     seed both running sandboxes (``make up``) from one scenario file: LINE WORKS
+                              members, friends and talks, and the Salesforce users, 社外連絡先 and links
+                              that go with them (docs/sandbox.md, "Scenario files")
+
 The archive is ``--archive URL`` (SQLAlchemy URL), else ``$LINEWORKS_ARCHIVE_URL``, else the connection
 ``AIRFLOW_CONN_LINEWORKS_ARCHIVE`` when it is set in the environment (JSON form), else the SQLite file
 ``$AIRFLOW_HOME/lineworks_archive.db`` that the DAGs use without a connection.
@@ -78,6 +82,19 @@ def _parser() -> argparse.ArgumentParser:
     forget.add_argument("--source", required=True, metavar="SHA256", help="the file's SHA-256")
     forget.add_argument("--dry-run", action="store_true", help="say what would be removed, change nothing")
     forget.set_defaults(handler=_forget)
+
+    sandbox = commands.add_parser("sandbox", help="the local sandboxes of a source checkout (make up)")
+    sandbox_sub = sandbox.add_subparsers(title="sandbox commands")
+    seed = sandbox_sub.add_parser("seed", help="seed both running sandboxes from one scenario file")
+    seed.add_argument("scenario", help="a scenario file (.yaml, .yml, .json) or demo | test | bench")
+    seed.add_argument(
+        "--state-dir",
+        type=Path,
+        help="the sandboxes' state folder (default: $LINEWORKS_SANDBOX_STATE_DIR, else <checkout>/.sandbox)",
+    )
+    seed.add_argument("--seed", type=int, default=42, help="generator seed (demo | test | bench)")
+    seed.add_argument("--no-reset", action="store_true", help="add to what the sandboxes hold")
+    seed.set_defaults(handler=_sandbox_seed)
     return parser
 
 
@@ -90,6 +107,38 @@ def _migrate(args: argparse.Namespace, out: TextIO) -> int:
         raise CliError(str(exc)) from None
     state = "already current" if before == after else f"migrated from version {before}"
     print(f"archive schema version {after} ({state})", file=out)
+    return 0
+
+
+def _sandbox_seed(args: argparse.Namespace, out: TextIO) -> int:
+    checkout = Path(__file__).resolve().parents[2]
+    if not (checkout / "sandbox" / "seed.py").is_file():
+        raise CliError("the sandboxes ship with the source checkout; run this command from one")
+    for path in (str(checkout), str(checkout / "plugins")):  # sandbox/ and the hooks it reuses
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    from sandbox.seed import ScenarioError, default_state_dir, seed_running
+
+    try:
+        result = seed_running(
+            args.state_dir or default_state_dir(checkout),
+            args.scenario,
+            seed=args.seed,
+            reset=not args.no_reset,
+        )
+    except ScenarioError as exc:
+        raise CliError(str(exc)) from None
+    lw, sf = result["lineworks"], result["salesforce"]
+    print(
+        f"LINE WORKS sandbox: Domain ID {result['domainId']}, {lw['users']} members, "
+        f"{lw['contacts']} contacts, {lw['rooms']} rooms, {lw['messages']} messages",
+        file=out,
+    )
+    print(
+        f"Salesforce sandbox: {sf['users']} users for members, {sf['externalContacts']} 社外連絡先 "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(sf.items()) if k not in ('users', 'externalContacts'))})",
+        file=out,
+    )
     return 0
 
 

@@ -3,7 +3,8 @@
 ``POST /_sandbox/reset`` · ``POST /_sandbox/seed`` (scenario file body) · ``GET|PATCH /_sandbox/config`` ·
 ``GET|POST|DELETE /_sandbox/faults`` · ``POST /_sandbox/apps`` · ``POST /_sandbox/bots`` ·
 ``GET /_sandbox/bots/{botId}/messages`` (what the bot said) · ``POST /_sandbox/bots/{botId}/callbacks``
-(send a signed event to the bot's callback URL) · ``GET /_sandbox/stats`` (rows, calls by operation).
+(send a signed event to the bot's callback URL) · ``GET /_sandbox/stats`` (rows, calls by operation) ·
+``GET /_sandbox/directory`` (members and LINE friends, for seeding the Salesforce side).
 """
 
 from __future__ import annotations
@@ -113,7 +114,13 @@ def build_router(state: LineWorksState) -> APIRouter:
     router.add_api_route("/bots", add_bot, methods=["POST"])
     router.add_api_route("/bots/{bot_id}/messages", bot_messages, methods=["GET"])
     router.add_api_route("/bots/{bot_id}/callbacks", send_callback, methods=["POST"])
+
+    @guarded
+    async def directory(request: Request) -> Response:
+        return JSONResponse(state.directory())
+
     router.add_api_route("/stats", stats, methods=["GET"])
+    router.add_api_route("/directory", directory, methods=["GET"])
     return router
 
 

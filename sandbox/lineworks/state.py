@@ -271,6 +271,25 @@ class LineWorksState:
             "faults": self.faults.describe(),
         }
 
+    def directory(self) -> dict[str, Any]:
+        """The tenant's members (``GET /users/{id}`` documents) and LINE friends (contact id, display name,
+        LINE user id, ``buddyUserIds``), in seeding order: what a seeder of the Salesforce side needs."""
+        users = [json.loads(r[0]) for r in self._db.execute("SELECT doc FROM users ORDER BY ordinal")]
+        friends = []
+        for contact_id, display, doc in self._db.execute(
+            "SELECT contact_id, display_name, doc FROM contacts WHERE linked = 1 ORDER BY ordinal"
+        ):
+            linked = json.loads(doc)["linkedExternalUser"]
+            friends.append(
+                {
+                    "contactId": contact_id,
+                    "display": display,
+                    "externalUserId": linked.get("id"),
+                    "buddyUserIds": list(linked.get("buddyUserIds") or []),
+                }
+            )
+        return {"domainId": self.domain_id, "users": users, "friends": friends}
+
     # --- OAuth ---------------------------------------------------------------------------------
     def issue_token(self, form: dict[str, str]) -> dict[str, str]:
         """The token endpoint: JWT bearer grant or refresh grant (DOC:auth-jwt)."""

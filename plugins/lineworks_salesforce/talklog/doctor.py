@@ -11,7 +11,8 @@ what it found, so the first real tenant validates them in minutes:
   matched, unknown (ignored) columns by position;
 - record, message, quarantine and blank-line counts;
 - date formats seen (count per format), sender kinds, content kinds;
-- quarantine reasons with up to three examples: row numbers and the reason's detail;
+- quarantine reasons with up to three examples: the data row (the record's position after the header,
+  blank lines not counted), the file line it starts on, and the reason's detail;
 - recipient-separator hints: cells naming several e-mail addresses and what stands between them.
 
 It prints no cell, header or line of the file (the parser's rule, see
@@ -106,12 +107,21 @@ def doctor(path: str | os.PathLike, settings: ParseSettings | None = None) -> di
     }
     examples: dict[str, list[dict[str, Any]]] = {}
     recipients: Counter = Counter()
+    records_before = 0  # records (messages and quarantined rows) of the chunks already read
     try:
         for chunk in parser:
+            lines = np.sort(
+                np.concatenate(
+                    [chunk.messages["row_number"].to_numpy(), chunk.quarantined["row_number"].to_numpy()]
+                )
+            )
             for row in chunk.quarantined.itertuples(index=False):
                 ex = examples.setdefault(row.reason, [])
                 if len(ex) < 3:  # the detail names positions and lengths, never the cell
-                    ex.append({"row_number": int(row.row_number), "detail": row.detail})
+                    line = int(row.row_number)
+                    data_row = records_before + int(np.searchsorted(lines, line)) + 1
+                    ex.append({"line": line, "data_row": data_row, "detail": row.detail})
+            records_before += len(lines)
             vc = chunk.messages["recipients_raw"].value_counts(sort=False)
             recipients.update(dict(zip(vc.index.tolist(), vc.tolist())))
     except (DownloadTrailerError, TalkLogInternalError) as exc:
@@ -242,16 +252,24 @@ def render(report: dict) -> str:
         out.append("隔離の理由 / quarantine reasons:")
         for reason, info in q.items():
             ja, en = REASONS_JA_EN.get(reason, ("", ""))
-            rows = ", ".join(str(e["row_number"]) for e in info["examples"])
-            out.append(f"  {reason} ({ja} / {en}): {info['count']:,} — 例 e.g. 行 rows {rows}")
+            out.append(f"  {reason} ({ja} / {en}): {info['count']:,}")
             for e in info["examples"]:
-                out.append(f"    {e['row_number']}: {e['detail']}")
+                row, line = f"{e['data_row']:,}", f"{e['line']:,}"
+                out.append(f"    データ{row}件目 data row {row}, {line}行目 file line {line}: {e['detail']}")
         first = next(iter(q.values()))["examples"][:1]
         if first:
-            n = first[0]["row_number"]
+            n = first[0]["line"]
+            out.extend(
+                [
+                    "  データ行 / data row: ヘッダーの後の何件目のレコードか (空行を除く)",
+                    "    / the record's position after the header, blank lines not counted",
+                    "  ファイル行 / file line: そのレコードが始まる物理行 / the physical line it starts on",
+                    "    (改行を含むセルがあると異なる / a quoted cell with line breaks makes them differ)",
+                ]
+            )
             out.append(
-                "  行の中身を見るには / to look at a row (個人データ / personal data; the row starts at"
-                f" that line): sed -n '{n}p' {shlex.quote(report['file'])}"
+                "  行の中身を見るには / to look at a row (個人データ / personal data):"
+                f" sed -n '{n}p' {shlex.quote(report['file'])}"
             )
     else:
         out.append("隔離 / quarantine: なし / none")

@@ -55,14 +55,15 @@ def test_should_report_layout_counts_formats_kinds_and_quarantine(export: Path):
             "count": 1,
             "examples": [
                 {
-                    "row_number": 5,
+                    "line": 5,
+                    "data_row": 4,
                     "detail": "column 1 (date): 9 characters, not a date (letters or other characters)",
                 }
             ],
         },
         "missing_sender": {
             "count": 1,
-            "examples": [{"row_number": 6, "detail": "column 2 (sender) is empty or blank"}],
+            "examples": [{"line": 6, "data_row": 5, "detail": "column 2 (sender) is empty or blank"}],
         },
     }
     rc = report["recipients"]
@@ -78,7 +79,8 @@ def test_should_print_a_bilingual_summary_without_message_text(export: Path, cap
     assert f"({export.stat().st_size:,} bytes)" in out.splitlines()[0]
     assert "ヘッダー / header" in out and "日時の形式 / date formats: iso_offset 3, slash 1" in out
     assert "1=date (日時), 2=sender (送信者)" in out and "unknown columns (ignored): 列 column 6" in out
-    assert "5: column 1 (date): 9 characters, not a date" in out and "6: column 2 (sender) is empty" in out
+    assert "データ4件目 data row 4, 5行目 file line 5: column 1 (date): 9 characters, not a date" in out
+    assert "data row 5, 6行目 file line 6: column 2 (sender) is empty" in out
     assert f"sed -n '5p' {export}" in out
     assert (
         "秘密" not in out and "メモ" not in out and "yesterday" not in out
@@ -102,3 +104,24 @@ def test_should_explain_a_file_it_cannot_read(tmp_path: Path, capsys):
     assert "UnknownHeaderError" in out and "audit" in out and "イベント" in out  # our own text
     assert "Column 5 is named like the event column" in out and "no column for text" in out
     assert "1行目 / first line: 57 bytes, looks like UTF-8" in out and "送信," not in out
+
+
+@pytest.mark.parametrize("chunk_rows", [200_000, 2])  # the data row counts across chunks too
+def test_should_give_the_data_row_and_the_file_line_where_they_differ(tmp_path: Path, chunk_rows: int):
+    good = "2026-11-20T10:00:00+09:00,山田 太郎 (taro@example.com),ﾀﾞｲｷ,ch-1,"
+    path = tmp_path / "multiline.csv"
+    path.write_text(
+        HEADER_JA
+        + "\n"
+        + good
+        + '"一行目\n二行目\n三行目"\n'  # data row 1: file lines 2-4
+        + "\n"  # a blank line: no data row
+        + good
+        + "ok\n"  # data row 2: line 6
+        + "not a date,山田 太郎 (taro@example.com),ﾀﾞｲｷ,ch-1,x\n",  # data row 3: line 7
+        encoding="utf-8",
+    )
+    report = doctor(path, ParseSettings(chunk_rows=chunk_rows))
+    assert report["rows"]["records"] == 3 and report["rows"]["blank_lines"] == 1
+    (example,) = report["quarantine"]["bad_date"]["examples"]
+    assert (example["data_row"], example["line"]) == (3, 7)
