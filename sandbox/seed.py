@@ -97,6 +97,39 @@ def seed_running(
     )
 
 
+TASK_FIELDS = "ActivityKey__c, Subject, ActivityDate, MessageCount__c, Who.Name, What.Name, Owner.Name"
+
+
+def salesforce_tasks(state_dir: Path, limit: int = 200) -> list[dict[str, Any]]:
+    """The Tasks the running Salesforce sandbox holds (newest first), read through its REST API as the
+    connected app of ``state_dir`` (client-credentials flow)."""
+    from urllib.parse import quote
+
+    from hooks.transport import make_session
+    from sandbox.credentials import ensure_salesforce_credentials
+
+    _, control = controls(state_dir)
+    creds = ensure_salesforce_credentials(state_dir)
+    session = make_session(str(control.session.verify))
+    token = session.post(
+        f"{control.base_url}/services/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": creds.consumer_key,
+            "client_secret": creds.consumer_secret,
+        },
+        timeout=30,
+    ).json()
+    soql = f"SELECT {TASK_FIELDS} FROM Task ORDER BY ActivityDate DESC, ActivityKey__c LIMIT {int(limit)}"
+    answer = session.get(
+        f"{token['instance_url']}/services/data/v62.0/query/?q={quote(soql)}",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        timeout=60,
+    )
+    answer.raise_for_status()
+    return answer.json()["records"]
+
+
 def split_scenario(spec: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the LINE WORKS scenario, the checked ``salesforce`` section)."""
     if not isinstance(spec, dict):

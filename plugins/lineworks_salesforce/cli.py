@@ -13,6 +13,8 @@
 ``sandbox seed SCENARIO``     seed both running sandboxes (``make up``) from one scenario file: LINE WORKS
                               members, friends and talks, and the Salesforce users, 社外連絡先 and links
                               that go with them (docs/sandbox.md, "Scenario files")
+``sandbox scenario FILE -o S`` write scenario ``S`` holding the members and LINE friends of export ``FILE``
+``sandbox tasks``             list the Tasks the running Salesforce sandbox holds
 
 The archive is ``--archive URL`` (SQLAlchemy URL), else ``$LINEWORKS_ARCHIVE_URL``, else the connection
 ``AIRFLOW_CONN_LINEWORKS_ARCHIVE`` when it is set in the environment (JSON form), else the SQLite file
@@ -87,14 +89,24 @@ def _parser() -> argparse.ArgumentParser:
     sandbox_sub = sandbox.add_subparsers(title="sandbox commands")
     seed = sandbox_sub.add_parser("seed", help="seed both running sandboxes from one scenario file")
     seed.add_argument("scenario", help="a scenario file (.yaml, .yml, .json) or demo | test | bench")
-    seed.add_argument(
-        "--state-dir",
-        type=Path,
-        help="the sandboxes' state folder (default: $LINEWORKS_SANDBOX_STATE_DIR, else <checkout>/.sandbox)",
-    )
     seed.add_argument("--seed", type=int, default=42, help="generator seed (demo | test | bench)")
     seed.add_argument("--no-reset", action="store_true", help="add to what the sandboxes hold")
     seed.set_defaults(handler=_sandbox_seed)
+    scenario = sandbox_sub.add_parser(
+        "scenario", help="write a scenario with the members and LINE friends of a Monitoring export"
+    )
+    scenario.add_argument("file", type=Path, help="a Monitoring CSV export (message contents)")
+    scenario.add_argument("-o", "--output", type=Path, required=True, help="the scenario file to write")
+    scenario.set_defaults(handler=_sandbox_scenario)
+    tasks = sandbox_sub.add_parser("tasks", help="list the Tasks the running Salesforce sandbox holds")
+    tasks.add_argument("--limit", type=int, default=50, help="at most this many (newest first)")
+    for command in (seed, tasks):
+        command.add_argument(
+            "--state-dir",
+            type=Path,
+            help="the sandboxes' state folder ($LINEWORKS_SANDBOX_STATE_DIR, else <checkout>/.sandbox)",
+        )
+    tasks.set_defaults(handler=_sandbox_tasks)
     return parser
 
 
@@ -110,13 +122,19 @@ def _migrate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _sandbox_seed(args: argparse.Namespace, out: TextIO) -> int:
+def _checkout() -> Path:
+    """The source checkout holding ``sandbox/``, put on ``sys.path`` (with ``plugins/`` for the hooks)."""
     checkout = Path(__file__).resolve().parents[2]
     if not (checkout / "sandbox" / "seed.py").is_file():
         raise CliError("the sandboxes ship with the source checkout; run this command from one")
-    for path in (str(checkout), str(checkout / "plugins")):  # sandbox/ and the hooks it reuses
+    for path in (str(checkout), str(checkout / "plugins")):
         if path not in sys.path:
             sys.path.insert(0, path)
+    return checkout
+
+
+def _sandbox_seed(args: argparse.Namespace, out: TextIO) -> int:
+    checkout = _checkout()
     from sandbox.seed import ScenarioError, default_state_dir, seed_running
 
     try:
@@ -139,6 +157,46 @@ def _sandbox_seed(args: argparse.Namespace, out: TextIO) -> int:
         f"({', '.join(f'{k} {v}' for k, v in sorted(sf.items()) if k not in ('users', 'externalContacts'))})",
         file=out,
     )
+    return 0
+
+
+def _sandbox_scenario(args: argparse.Namespace, out: TextIO) -> int:
+    _checkout()
+    import yaml
+
+    from sandbox.from_export import scenario_from_export
+
+    if not args.file.is_file():
+        raise CliError(f"{args.file}: no such file")
+    try:
+        spec = scenario_from_export(args.file)
+    except ValueError as exc:  # the parser's errors name positions and reasons, never a cell
+        raise CliError(f"{args.file}: {exc}") from None
+    args.output.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    print(
+        f"{args.output}: {len(spec['users'])} members, {len(spec['contacts'])} LINE friend contacts"
+        " (one per member a LINE user talked with), all 社外連絡先 linked to a Contact",
+        file=out,
+    )
+    return 0
+
+
+def _sandbox_tasks(args: argparse.Namespace, out: TextIO) -> int:
+    checkout = _checkout()
+    from sandbox.seed import ScenarioError, default_state_dir, salesforce_tasks
+
+    try:
+        tasks = salesforce_tasks(args.state_dir or default_state_dir(checkout), args.limit)
+    except ScenarioError as exc:
+        raise CliError(str(exc)) from None
+    print(f"Salesforce Tasks (newest first, at most {args.limit}): {len(tasks)}", file=out)
+    for task in tasks:
+        names = {k: (task.get(k) or {}).get("Name") or "—" for k in ("Who", "What", "Owner")}
+        print(
+            f"  {task['ActivityDate']}  {task['Subject']}  {int(task['MessageCount__c'] or 0)} messages"
+            f"  owner {names['Owner']} · who {names['Who']} · what {names['What']}",
+            file=out,
+        )
     return 0
 
 

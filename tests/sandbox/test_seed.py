@@ -14,30 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED_FRIEND = ROOT / "sandbox" / "scenarios" / "shared-friend.yaml"
 
 
-@pytest.fixture
-def state_dir(tmp_path, lineworks_sandbox, salesforce_sandbox) -> Path:
-    """A state folder naming the two running test sandboxes, as `make up` leaves one."""
-    (tmp_path / "endpoints.json").write_text(
-        json.dumps(
-            {
-                "lineworks": {"url": lineworks_sandbox.url},
-                "salesforce": {"url": salesforce_sandbox.url},
-                "ca_bundle": lineworks_sandbox.ca_bundle,
-            }
-        )
-    )
-    return tmp_path
-
-
 def _seed(*args: str) -> tuple[int, str]:
     out = io.StringIO()
     return main(["sandbox", "seed", *args], out=out), out.getvalue()
-
-
-def _org(salesforce_sandbox):
-    """A client of the org as it is after the seed (the seed replaced the test's connected app)."""
-    salesforce_sandbox.control.seed({"apps": [salesforce_sandbox.creds.app_spec()]})  # same run-as user
-    return salesforce_sandbox.simple_salesforce()
 
 
 def test_should_seed_two_members_sharing_one_line_friend_into_both_sandboxes(
@@ -53,7 +32,7 @@ def test_should_seed_two_members_sharing_one_line_friend_into_both_sandboxes(
     assert (tanaka["buddyUserIds"], matsuyama["buddyUserIds"]) == (["u-tanaka"], ["u-matsuyama"])
     assert friends["c-sato"]["buddyUserIds"] == ["u-tanaka", "u-matsuyama"]
 
-    sf = _org(salesforce_sandbox)
+    sf = salesforce_sandbox.simple_salesforce()
     users = {r["Email"] for r in sf.query("SELECT Email FROM User")["records"]}
     assert {"tanaka@sandbox.example.com", "matsuyama@sandbox.example.com"} <= users
     contacts = {
