@@ -53,10 +53,10 @@ class SandboxCredentials:
         """An Airflow connection (JSON form, for ``AIRFLOW_CONN_LINEWORKS_DEFAULT``) to the sandbox."""
         return {
             "conn_type": "lineworks",
-            "host": f"{base_url}/v1.0",
-            "login": self.client_id,
-            "password": self.client_secret,
-            "extra": {
+            "extra": {  # the connection form's fields (provider.CONN_FIELDS)
+                "api_base_url": f"{base_url}/v1.0",
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
                 "auth_url": f"{base_url}/oauth2/v2.0/token",
                 "service_account": self.service_account,
                 "private_key": self.private_key,

@@ -232,15 +232,15 @@ class LineWorksHook(BaseHook):
             private_key = Path(get("private_key_path")).read_text()
         if private_key and "\\n" in private_key and "\n" not in private_key:
             private_key = private_key.replace("\\n", "\n")  # pasted into a one-line field or env var
-        host = conn.host or DEFAULT_API_BASE_URL
+        host = get("api_base_url") or conn.host or DEFAULT_API_BASE_URL  # the form's field, or a URI's host
         if "://" not in host:
             host = "https://" + host
         settings = _Settings(
             conn_id=self.lineworks_conn_id,
             api_base_url=host.rstrip("/"),
             token_url=get("auth_url", DEFAULT_TOKEN_URL),
-            client_id=conn.login or get("client_id"),
-            client_secret=conn.password or get("client_secret"),
+            client_id=get("client_id") or conn.login,  # the form's fields, or a URI's login/password
+            client_secret=get("client_secret") or conn.password,
             service_account=get("service_account"),
             private_key=private_key,
             bot_id=str(get("bot_id")) if get("bot_id") is not None else None,
@@ -769,10 +769,18 @@ class LineWorksHook(BaseHook):
         """Issue a token and make one cheap authenticated call (``GET /users?count=1``)."""
         try:
             self._access_token(force_new=True)
-            self._api("GET", "/users", params={"count": 1}, operation="users.list", family="users")
+            answer = self._api("GET", "/users", params={"count": 1}, operation="users.list", family="users")
         except Exception as exc:  # the UI shows the message; secrets are redacted in our errors
             return False, self._redact(str(exc))
-        return True, "Connection successfully tested: token issued and users listed"
+        users = answer.json().get("users") or [{}]
+        seen = str(users[0].get("domainId") or "")
+        configured = self.settings.domain_id
+        if configured and seen and configured != seen:
+            return False, f"Domain ID {configured} is set, but this tenant's Domain ID is {seen}: correct it"
+        if not configured:
+            found = f" (this tenant's Domain ID is {seen})" if seen else ""
+            return False, f"token issued and users listed, but Domain ID is empty: set it{found}"
+        return True, f"Connection successfully tested: token issued and users listed (Domain ID {configured})"
 
 
 def _has_error_trailer(fh: Any) -> bool:

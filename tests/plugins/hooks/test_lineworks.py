@@ -174,7 +174,7 @@ class TestAuthentication:
         self, lineworks_sandbox, lineworks_conn, monkeypatch
     ):
         conn = lineworks_sandbox.connection()
-        conn["password"] = "not-the-secret"
+        conn["extra"]["client_secret"] = "not-the-secret"
         monkeypatch.setenv("AIRFLOW_CONN_LINEWORKS_DEFAULT", json.dumps(conn))
         with pytest.raises(LineWorksAuthError) as err:
             list(LineWorksHook().list_users())
@@ -508,6 +508,7 @@ class TestSecrets:
                 "messages": [_message(T0 + timedelta(minutes=1), "本文")],
             }
         )
+        lineworks_conn(domain_id=str(lineworks_sandbox.control.stats()["domainId"]))
         lineworks_sandbox.control.fault("users", "expire_token", count=1)
         lineworks_sandbox.control.fault("users", "503", count=1)
         errors = []
@@ -523,7 +524,7 @@ class TestSecrets:
         except LineWorksApiError as exc:
             errors.append(str(exc))
         bad = lineworks_sandbox.connection()
-        bad["password"] = "wrong-secret-value"
+        bad["extra"]["client_secret"] = "wrong-secret-value"
         monkeypatch.setenv("AIRFLOW_CONN_LINEWORKS_DEFAULT", json.dumps(bad))
         lw.clear_token_cache()
         ok, message = LineWorksHook().test_connection()
@@ -541,15 +542,45 @@ class TestSecrets:
             assert secret not in haystack
 
 
-def test_should_report_a_working_connection(lineworks_conn):
+def test_should_report_a_working_connection(lineworks_sandbox, lineworks_conn):
+    domain_id = str(lineworks_sandbox.seed(size="demo", seed=1)["domainId"])
+    lineworks_conn(domain_id=domain_id)
     assert LineWorksHook().test_connection() == (
         True,
-        "Connection successfully tested: token issued and users listed",
+        f"Connection successfully tested: token issued and users listed (Domain ID {domain_id})",
     )
 
 
-def test_should_read_a_private_key_pasted_with_escaped_newlines(lineworks_sandbox, credentials, monkeypatch):
+def test_should_tell_which_domain_id_to_set_when_it_is_missing_or_wrong(lineworks_sandbox, lineworks_conn):
+    domain_id = str(lineworks_sandbox.seed(size="demo", seed=1)["domainId"])
+    lineworks_conn()
+    ok, message = LineWorksHook().test_connection()
+    assert not ok and message.endswith(f"Domain ID is empty: set it (this tenant's Domain ID is {domain_id})")
+    lineworks_conn(domain_id="12345678")
+    lw.clear_token_cache()
+    ok, message = LineWorksHook().test_connection()
+    assert not ok and message == (
+        f"Domain ID 12345678 is set, but this tenant's Domain ID is {domain_id}: correct it"
+    )
+
+
+def test_should_still_read_a_connection_made_from_a_uri(lineworks_sandbox, monkeypatch):
+    """``airflow connections add --conn-uri lineworks://CLIENT:SECRET@host/...`` fills Host, Login and
+    Password, the fields the form hides: the hook reads them when the form's own fields are empty."""
+    members = lineworks_sandbox.seed(size="demo", seed=1)["rows"]["users"]
     conn = lineworks_sandbox.connection()
+    extra = conn["extra"]
+    conn.update(
+        host=extra.pop("api_base_url"), login=extra.pop("client_id"), password=extra.pop("client_secret")
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_LINEWORKS_DEFAULT", json.dumps(conn))
+    hook = LineWorksHook()
+    assert hook.settings.api_base_url == f"{lineworks_sandbox.url}/v1.0"
+    assert len(list(hook.list_users())) == members > 0  # authenticated with the URI's client id/secret
+
+
+def test_should_read_a_private_key_pasted_with_escaped_newlines(lineworks_sandbox, credentials, monkeypatch):
+    conn = lineworks_sandbox.connection(domain_id=str(lineworks_sandbox.control.stats()["domainId"]))
     conn["extra"]["private_key"] = credentials.private_key.replace("\n", "\\n")
     monkeypatch.setenv("AIRFLOW_CONN_LINEWORKS_DEFAULT", json.dumps(conn))
     assert LineWorksHook().test_connection()[0]

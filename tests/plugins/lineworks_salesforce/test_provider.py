@@ -28,7 +28,7 @@ def test_should_register_the_lineworks_connection_type():
     assert hook.hook_name == "LINE WORKS"
 
 
-def test_should_show_labelled_fields_and_mark_secrets(providers):
+def test_should_show_every_value_as_a_labelled_field_and_mark_secrets(providers):
     widgets = providers.connection_form_widgets
     labels = {
         name.removeprefix("extra__lineworks__"): w.field["schema"]["title"]
@@ -36,35 +36,58 @@ def test_should_show_labelled_fields_and_mark_secrets(providers):
         if name.startswith("extra__lineworks__")
     }
     assert labels == {
-        "auth_url": "Token URL",
+        "domain_id": "Domain ID",
+        "client_id": "Client ID",
+        "client_secret": "Client Secret",
         "service_account": "Service Account",
         "private_key": "Private Key",
         "bot_id": "Bot ID",
         "bot_secret": "Bot Secret",
-        "domain_id": "Domain ID",
         "scopes": "Scopes",
+        "api_base_url": "API base URL",
+        "auth_url": "Token URL",
         "ca_bundle": "CA bundle path",
     }
     sensitive = {
         name for name, w in widgets.items() if name.startswith("extra__lineworks__") and w.is_sensitive
     }
-    assert sensitive == {"extra__lineworks__private_key", "extra__lineworks__bot_secret"}
-
-
-def test_should_relabel_the_standard_fields(providers):
-    behaviour = providers.field_behaviours["lineworks"]
-    assert behaviour["relabeling"] == {
-        "host": "API base URL",
-        "login": "Client ID",
-        "password": "Client Secret",
+    assert sensitive == {
+        "extra__lineworks__client_secret",
+        "extra__lineworks__private_key",
+        "extra__lineworks__bot_secret",
     }
-    assert set(behaviour["hidden_fields"]) == {"schema", "port"}
-    assert behaviour["placeholders"]["host"] == "https://www.worksapis.com/v1.0"
 
 
-def test_should_default_to_the_real_token_url():
+def _japanese(ch: str) -> bool:
+    return "\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff"
+
+
+def test_should_explain_every_field_in_japanese_and_english_and_mark_the_required_ones():
     fields = get_provider_info()["connection-types"][0]["conn-fields"]
-    assert fields["auth_url"]["schema"]["default"] == "https://auth.worksmobile.com/oauth2/v2.0/token"
+    for name, field in fields.items():
+        ja, _, en = field["description"].partition(" / ")
+        assert any(_japanese(ch) for ch in ja) and en and not any(_japanese(ch) for ch in en), name
+    required = {n for n, f in fields.items() if f["description"].startswith("必須")}
+    assert required == {"domain_id", "client_id", "client_secret", "service_account", "private_key"}
+    assert all("Required." in fields[n]["description"] for n in required)
+
+
+def test_should_hide_the_standard_fields_that_cannot_carry_a_help_text(providers):
+    behaviour = providers.field_behaviours["lineworks"]
+    assert set(behaviour["hidden_fields"]) == {"host", "schema", "port", "login", "password"}
+
+
+@pytest.mark.parametrize(
+    ("field", "default"),
+    [
+        ("auth_url", "https://auth.worksmobile.com/oauth2/v2.0/token"),
+        ("api_base_url", "https://www.worksapis.com/v1.0"),
+        ("scopes", "bot user.read contact.read monitoring.read audit.read"),
+    ],
+)
+def test_should_default_to_the_documented_values(field, default):
+    fields = get_provider_info()["connection-types"][0]["conn-fields"]
+    assert fields[field]["schema"]["default"] == default
 
 
 def test_should_serve_the_form_to_the_ui_with_visible_defaults():
@@ -73,10 +96,12 @@ def test_should_serve_the_form_to_the_ui_with_visible_defaults():
 
     meta = next(m for m in HookMetaService.hook_meta_data() if m.connection_type == "lineworks")
     assert meta.hook_name == "LINE WORKS"
-    assert meta.standard_fields.host.title == "API base URL"
-    assert meta.standard_fields.port.hidden
+    assert meta.standard_fields.host.hidden and meta.standard_fields.login.hidden
+    assert meta.standard_fields.port.hidden and meta.standard_fields.password.hidden
     assert meta.extra_fields["auth_url"]["value"] == "https://auth.worksmobile.com/oauth2/v2.0/token"
+    assert meta.extra_fields["api_base_url"]["value"] == "https://www.worksapis.com/v1.0"
     assert meta.extra_fields["private_key"]["schema"]["format"] == "password"
+    assert meta.extra_fields["domain_id"]["description"].startswith("必須")
 
 
 def test_should_not_use_the_deprecated_widget_api():
