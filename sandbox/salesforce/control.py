@@ -103,7 +103,7 @@ def build_router(state: SalesforceState) -> APIRouter:
 
     @guarded
     async def transition(request: Request) -> Response:
-        from sandbox.salesforce.bulk import transition_job
+        from sandbox.salesforce.bulk_jobs import transition_job
 
         data = await body(request)
         target = check_text(data.get("state"), "state", max_length=64)

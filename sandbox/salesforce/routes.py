@@ -12,7 +12,8 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from sandbox.salesforce import bulk, control
+from sandbox.salesforce import bulk1, bulk2, control
+from sandbox.salesforce.bulk_jobs import BackgroundWorker
 from sandbox.salesforce.protocol import API_PATH, QUERY_LOCATOR, SalesforceProtocol
 from sandbox.salesforce.state import SalesforceState
 
@@ -55,7 +56,8 @@ DATA_ROUTES = [
 def build_app(state: SalesforceState) -> FastAPI:
     """The ASGI app of one sandbox org."""
     protocol = SalesforceProtocol(state)
-    bulk_api = bulk.BulkApi(state)
+    worker = BackgroundWorker(state)  # one per org: Bulk 2.0 jobs and v1 batches, in close order
+    bulk_apis = [(bulk2.Bulk2Api(state, worker), bulk2.ROUTES), (bulk1.Bulk1Api(state, worker), bulk1.ROUTES)]
     app = FastAPI(title="Salesforce sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.salesforce = state
     app.include_router(control.build_router(state))
@@ -64,8 +66,9 @@ def build_app(state: SalesforceState) -> FastAPI:
         for m, p, name, h in DATA_ROUTES
     ]
     table += [
-        (m, re.compile(p + "/?$"), name, getattr(bulk_api, h), header)
-        for m, p, name, h, header in bulk.ROUTES
+        (m, re.compile(p + "/?$"), name, getattr(api, h), header)
+        for api, routes in bulk_apis
+        for m, p, name, h, header in routes
     ]
 
     async def dispatch(request: Request) -> Response:

@@ -169,7 +169,7 @@ class SalesforceState:
         self.calls: Counter[str] = Counter()
         self._lock_rng = random.Random(0)
         self._query_cursors: dict[str, tuple[int, list[dict]]] = {}  # locator -> (totalSize, rows left)
-        self.bulk_jobs: dict[str, Any] = {}  # owned by sandbox.salesforce.bulk
+        self.bulk_jobs: dict[str, Any] = {}  # owned by sandbox.salesforce.bulk_jobs (bulk1, bulk2)
         # Records referenced by the saves of one save_many (WhoId, WhatId, OwnerId): a Bulk job's Tasks
         # point at the same few parents again and again. Entries are dropped when their record is written.
         self._referenced: dict[str, tuple[str, dict] | None] | None = None
