@@ -26,10 +26,13 @@ from datetime import datetime, timedelta, timezone
 from airflow.sdk import Param, dag, task
 
 from lineworks_salesforce.pools import MONITORING_POOL, SALESFORCE_POOL
-from lineworks_salesforce.settings import file_task_timeouts
+from lineworks_salesforce.settings import file_import_location, file_task_timeouts
 
 # every task's execution_timeout: task_timeout_minutes of include/config/settings.yaml (read at parse time)
 TIMEOUTS = file_task_timeouts()
+IMPORT_LOCATION = file_import_location()  # shown in the form (the Variable may override it at run time)
+# a calendar date of years 2010-2099: the form refuses a five-digit year before a run starts
+DATE_PATTERN = r"^20[1-9][0-9]-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 
 
 @dag(
@@ -46,23 +49,42 @@ TIMEOUTS = file_task_timeouts()
             enum=["range", "file", "rerender"],
             title="取り込み方法 / Source",
             description=(
-                "range: Monitoring API の期間 / file: 管理画面からエクスポートした CSV / "
-                "rerender: 取り込み済みの期間を現在の設定（マスキング・件名）で作り直す"
+                "range: Monitoring API から期間を取り込む / file: 取り込み場所の CSV を取り込む / "
+                "rerender: 取り込み済みの期間を現在の設定（マスキング・件名）で作り直す — "
+                "range: download a date range; file: import a CSV from the import location; "
+                "rerender: render an imported range again with the current settings"
             ),
         ),
-        "start": Param("2026-06-01", type="string", format="date", title="開始日 (JST) / Start date"),
+        "start": Param(
+            "2026-06-01",
+            type=["null", "string"],
+            format="date",
+            pattern=DATE_PATTERN,
+            title="開始日 (JST) / Start date",
+            description="range・rerender で必須（file では空で可）/ Required for range and rerender",
+        ),
         "end": Param(
-            "2026-06-30", type="string", format="date", title="終了日 (JST, この日を含む) / End date"
+            "2026-06-30",
+            type=["null", "string"],
+            format="date",
+            pattern=DATE_PATTERN,
+            title="終了日 (JST, この日を含む) / End date (included)",
+            description=(
+                "range・rerender で必須、開始日以降、最長 import_max_days 日（既定 400）/ Required for range "
+                "and rerender: on or after the start date, at most import_max_days days (default 400)"
+            ),
         ),
         "file": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             maxLength=1024,
-            title="CSV ファイル名 (file の場合) / CSV file name",
+            title="CSV ファイル名 (file のみ) / CSV file name (file only)",
             description=(
-                "取り込み場所（設定 import_location、既定 $AIRFLOW_HOME/imports）にあるファイルの名前 / "
-                "the name of a file inside the import location (setting import_location, default "
-                "$AIRFLOW_HOME/imports); no paths outside it, no URLs"
+                f"file で必須。取り込み場所 {IMPORT_LOCATION} にあるファイルの名前（例 export-2026-06.csv）。"
+                "場所の外のパスや URL は不可。range・rerender では空 / "
+                f"Required for file: the name of a file inside the import location {IMPORT_LOCATION} "
+                "(setting import_location), e.g. export-2026-06.csv; no paths outside it, no URLs. "
+                "Empty for range and rerender"
             ),
         ),
     },

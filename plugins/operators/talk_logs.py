@@ -26,6 +26,34 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+REASON_CHARS = 200  # the first line of a failure: the whole reason, readable in the log panel
+
+
+def reason_first(message: str, limit: int = REASON_CHARS) -> str:
+    """``message`` with a first line of at most ``limit`` characters: a longer one is cut after its last
+    ``"; "`` that fits (else ``": "``, ``", "``, a space), the rest following on the next lines."""
+    first, newline, rest = message.partition("\n")
+    if len(first) <= limit:
+        return message
+    for sep in ("; ", ": ", ", ", " "):  # the strongest break that keeps a third of the line
+        cut = first.rfind(sep, 0, limit - 1)
+        if cut > limit // 3:
+            cut += 1  # the separator's punctuation ends the first line
+            break
+    else:
+        cut = limit
+    head, tail = first[:cut].rstrip(), first[cut:].strip()
+    return head + "\n  " + reason_first(tail, limit) + (newline + rest if newline else "")
+
+
+def configuration_error(message: str):
+    """The :class:`AirflowFailException` (no retries) of a configuration error: settings, connections,
+    a trigger form, a file that cannot be imported. Its first line is the whole reason."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    return AirflowFailException(reason_first(message))
+
+
 @contextmanager
 def fail_fast(what: str) -> Iterator[None]:
     """Turn the deterministic errors of our own code (``ValueError`` and its kinds: settings, forms,
@@ -37,7 +65,7 @@ def fail_fast(what: str) -> Iterator[None]:
     except AirflowFailException:
         raise
     except ValueError as exc:  # SettingsError, HistoryFormError, ImportRefused, csvparse errors...
-        raise AirflowFailException(f"{what}: {exc}") from None
+        raise configuration_error(f"{what}: {exc}") from None
 
 
 # Executors whose tasks all run on this machine: only there is a local SQLite archive or a file:// staging
@@ -47,8 +75,6 @@ LOCAL_EXECUTORS = ("LocalExecutor", "SequentialExecutor", "DebugExecutor")
 
 def require_local_executor(what: str, executor: str | None = None) -> None:
     """:class:`AirflowFailException` unless every configured executor runs tasks on this machine."""
-    from airflow.sdk.exceptions import AirflowFailException
-
     if executor is None:
         from airflow.configuration import conf
 
@@ -56,7 +82,7 @@ def require_local_executor(what: str, executor: str | None = None) -> None:
     names = [e.strip().rsplit(".", 1)[-1].split(":")[-1] for e in executor.split(",") if e.strip()]
     remote = [n for n in names if n not in LOCAL_EXECUTORS]
     if remote:
-        raise AirflowFailException(
+        raise configuration_error(
             f"{what} only works when every task runs on one machine (LocalExecutor, airflow standalone), "
             f"not under {remote[0]}: each worker would have its own; see README 'The archive database'"
         )
@@ -149,9 +175,7 @@ def extract_window(data_interval_end: datetime | None, staging_url: str) -> dict
     if staging_url.startswith("file://"):
         require_local_executor("a file:// staging folder (LINEWORKS_STAGING_URL)")
     if data_interval_end is None:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        raise AirflowFailException(
+        raise configuration_error(
             "lineworks_talk_logs runs need a data interval (trigger with a logical date)"
         )
     cfg = settings()
@@ -256,12 +280,12 @@ def import_history(params: dict | None, context: dict[str, Any]) -> dict[str, An
     from lineworks_salesforce.pipelines import Source, archive_file, history_request, mark_for_rerender
     from lineworks_salesforce.pipelines.history import ImportTotals, import_range
 
-    run = make_run(context, migrate=True)
-    cfg = run.settings
-    with fail_fast("lineworks_history_import"):
+    cfg = settings()
+    with fail_fast("lineworks_history_import"):  # the form first: a wrong one fails before anything runs
         request = history_request(
             params or {}, max_days=cfg.import_max_days, file_import_enabled=cfg.file_import_enabled
         )
+    run = make_run(context, migrate=True)
     if request.mode == "rerender":
         marked = mark_for_rerender(run, request.first_day, request.last_day)
         log.info(

@@ -50,6 +50,8 @@ class ImportedFile:
 
 def import_name(value: object, field: str = "file") -> PurePosixPath:
     """The form's ``file`` value as a relative path inside the import location, or :class:`ImportRefused`."""
+    if value is None:
+        value = ""  # the form's empty, optional field
     if not isinstance(value, str):
         raise ImportRefused(field, f"expected a file name (text), got {type(value).__name__}")
     text = value.strip()

@@ -76,6 +76,8 @@ def history_request(
     days = {}
     for name in ("start", "end"):
         value = params.get(name)
+        if value in (None, ""):  # optional in the form (file mode needs none)
+            raise HistoryFormError(name, f"mode '{mode}' needs a date YYYY-MM-DD")
         text = value if isinstance(value, str) else ""
         try:
             if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):

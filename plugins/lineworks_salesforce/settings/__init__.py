@@ -24,6 +24,7 @@ top level that is not a mapping and syntax errors (with line and column) are ref
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -86,6 +87,7 @@ __all__ = [
     "settings_from_variable",
     "timeout_for",
     "airflow_home",
+    "file_import_location",
     "file_task_timeouts",
     "validate_domain_id",
 ]
@@ -146,20 +148,28 @@ def _load(overrides: dict[str, Any] | None, defaults_file: Path) -> Settings:
     raise failure
 
 
-def file_task_timeouts(defaults_file: Path = DEFAULTS_FILE) -> dict[str, timedelta]:
-    """Each task's ``execution_timeout`` from the settings file's ``task_timeout_minutes`` (read when the
-    DAG files are parsed: light, no Variable, no other setting checked)."""
+def _file_setting(name: str, default: Any, defaults_file: Path) -> Any:
+    """One setting of the settings file, checked alone (read when the DAG files are parsed: light, no
+    Variable, no other setting checked)."""
     source = file_source(defaults_file)
-    data = read_defaults(Path(defaults_file))
     failure = None
     try:
-        raw = data.get("task_timeout_minutes", DEFAULT_TASK_TIMEOUT_MINUTES)
-        minutes = CHECKS["task_timeout_minutes"]("task_timeout_minutes", raw)
+        return CHECKS[name](name, read_defaults(Path(defaults_file)).get(name, default))
     except Invalid as exc:
         failure = exc.error(source)
-    if failure is not None:
-        raise failure
+    raise failure
+
+
+def file_task_timeouts(defaults_file: Path = DEFAULTS_FILE) -> dict[str, timedelta]:
+    """Each task's ``execution_timeout`` from the settings file's ``task_timeout_minutes``."""
+    minutes = _file_setting("task_timeout_minutes", DEFAULT_TASK_TIMEOUT_MINUTES, defaults_file)
     return {task: timedelta(minutes=minutes.get(task, minutes["default"])) for task in TASK_IDS}
+
+
+def file_import_location(defaults_file: Path = DEFAULTS_FILE) -> str:
+    """Where file imports look, as the settings file says (the trigger form shows it; the Variable may
+    override it at run time): ``import_location``, or ``$AIRFLOW_HOME/imports`` when it is empty."""
+    return _file_setting("import_location", "", defaults_file) or os.path.join(airflow_home(), "imports")
 
 
 def _check_names(data: dict[Any, Any], source: str) -> None:
