@@ -83,6 +83,20 @@ def main() -> int:
         return 0
 
 
+def admin_password(home: Path) -> str:
+    """The password of the UI's ``admin`` user, the same on every start: the simple auth manager's own
+    password file, written here first (0600) when it does not exist yet, so it can be printed each time."""
+    path = home / "simple_auth_manager_passwords.json.generated"
+    if not path.exists():
+        import secrets
+
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"admin": secrets.token_urlsafe(12)}, fh)
+    return json.loads(path.read_text())["admin"]
+
+
 def run_airflow(sandbox: SandboxProcess, creds, env: dict[str, str]) -> int:
     url = sandbox.url
     domain_id = str(seed_running(STATE_DIR, SCENARIO)["domainId"])  # both sandboxes, one scenario
@@ -108,8 +122,8 @@ def run_airflow(sandbox: SandboxProcess, creds, env: dict[str, str]) -> int:
                 f"LINE WORKS sandbox  {url}  (Domain ID {domain_id})",
                 f"Salesforce sandbox  {sandbox.salesforce_url}",
                 f"CA bundle           {sandbox.ca_bundle}",
-                f"Airflow UI          http://localhost:{AIRFLOW_PORT}  (user admin; airflow standalone"
-                " prints the password below)",
+                f"Airflow UI          http://localhost:{AIRFLOW_PORT}",
+                f"Airflow login       user admin, password {admin_password(home)}",
                 "Your own tenant: .venv/bin/lineworks-salesforce sandbox seed FILE  (docs/sandbox.md)",
                 "Ctrl-C or SIGTERM stops everything.",
             ]

@@ -22,6 +22,7 @@ Behaviour, with the source of each rule (``shared/reference/lineworks-api.md``):
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -169,6 +170,20 @@ def _shared(registry: dict, key: Any, factory: Callable[[], Any]) -> Any:
         return registry[key]
 
 
+_PEM_RE = re.compile(r"\s*-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----\s*", re.S)
+
+
+def normalize_pem(text: str) -> str:
+    """A PEM block as a PEM parser wants it, whether its line breaks survived the paste, became spaces,
+    were written ``\\n`` (a one-line field, an environment variable) or were removed altogether."""
+    found = _PEM_RE.fullmatch(text.replace("\\n", "\n"))
+    if not found:
+        return text
+    label, body = found.group(1), re.sub(r"\s+", "", found.group(2))
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""])
+
+
 def format_api_time(value: datetime) -> str:
     """``YYYY-MM-DDThh:mm:ssTZD`` (e.g. ``2025-05-01T00:00:00+09:00``); the value must be aware."""
     if value.tzinfo is None or value.utcoffset() is None:
@@ -230,8 +245,8 @@ class LineWorksHook(BaseHook):
         private_key = get("private_key")
         if private_key is None and get("private_key_path"):
             private_key = Path(get("private_key_path")).read_text()
-        if private_key and "\\n" in private_key and "\n" not in private_key:
-            private_key = private_key.replace("\\n", "\n")  # pasted into a one-line field or env var
+        if private_key:
+            private_key = normalize_pem(private_key)  # pasted into a one-line field or an env var
         host = get("api_base_url") or conn.host or DEFAULT_API_BASE_URL  # the form's field, or a URI's host
         if "://" not in host:
             host = "https://" + host

@@ -55,7 +55,7 @@ def configuration_error(message: str):
 
 
 @contextmanager
-def fail_fast(what: str) -> Iterator[None]:
+def fail_fast(what: str = "") -> Iterator[None]:
     """Turn the deterministic errors of our own code (``ValueError`` and its kinds: settings, forms,
     file content) into :class:`AirflowFailException`, so Airflow does not retry them."""
     from airflow.sdk.exceptions import AirflowFailException
@@ -65,7 +65,7 @@ def fail_fast(what: str) -> Iterator[None]:
     except AirflowFailException:
         raise
     except ValueError as exc:  # SettingsError, HistoryFormError, ImportRefused, csvparse errors...
-        raise configuration_error(f"{what}: {exc}") from None
+        raise configuration_error(f"{what}: {exc}" if what else str(exc)) from None
 
 
 # Executors whose tasks all run on this machine: only there is a local SQLite archive or a file:// staging
@@ -281,7 +281,7 @@ def import_history(params: dict | None, context: dict[str, Any]) -> dict[str, An
     from lineworks_salesforce.pipelines.history import ImportTotals, import_range
 
     cfg = settings()
-    with fail_fast("lineworks_history_import"):  # the form first: a wrong one fails before anything runs
+    with fail_fast():  # the form first: a wrong one fails before anything runs; its error names the field
         request = history_request(
             params or {}, max_days=cfg.import_max_days, file_import_enabled=cfg.file_import_enabled
         )
@@ -295,7 +295,7 @@ def import_history(params: dict | None, context: dict[str, Any]) -> dict[str, An
             marked["pending_hours"],
         )
         return {"rows": 0, "new_messages": 0, "quarantined": {}, "sources": [], **marked}
-    with tempfile.TemporaryDirectory() as scratch, fail_fast("lineworks_history_import"):
+    with tempfile.TemporaryDirectory() as scratch, fail_fast("the imported data"):
         if request.mode == "range":
             hook = LineWorksHook(cfg.lineworks_conn_id)
             return import_range(

@@ -510,9 +510,9 @@ def test_should_keep_the_connections_secrets_out_of_logs_whatever_file_is_import
     cases = {
         "/proc/self/environ": "file: give a file name inside the import location",
         "../../../../../../proc/self/environ": "file: '..' is not allowed",
-        f"{tmp_path.name}/environ": "lineworks_history_import: ",
-        f"{tmp_path.name}/header.csv": "lineworks_history_import: ",
-        f"{tmp_path.name}/shift_jis.csv": "lineworks_history_import: ",
+        f"{tmp_path.name}/environ": "the imported data: ",
+        f"{tmp_path.name}/header.csv": "the imported data: ",
+        f"{tmp_path.name}/shift_jis.csv": "the imported data: ",
     }
     outputs = []
     for i, (name, reason) in enumerate(cases.items()):

@@ -579,11 +579,23 @@ def test_should_still_read_a_connection_made_from_a_uri(lineworks_sandbox, monke
     assert len(list(hook.list_users())) == members > 0  # authenticated with the URI's client id/secret
 
 
-def test_should_read_a_private_key_pasted_with_escaped_newlines(lineworks_sandbox, credentials, monkeypatch):
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        lambda pem: pem.replace("\n", "\\n"),  # an environment variable or JSON written by hand
+        lambda pem: pem.replace("\n", " "),  # a one-line form field that turned line breaks into spaces
+        lambda pem: pem.replace("\n", ""),  # one that dropped them
+        lambda pem: "  " + pem.replace("\n", "\r\n") + "\n\n",  # Windows line ends, stray blanks
+    ],
+    ids=["escaped", "spaces", "removed", "crlf"],
+)
+def test_should_read_a_private_key_however_it_was_pasted(lineworks_sandbox, credentials, monkeypatch, pasted):
     conn = lineworks_sandbox.connection(domain_id=str(lineworks_sandbox.control.stats()["domainId"]))
-    conn["extra"]["private_key"] = credentials.private_key.replace("\n", "\\n")
+    conn["extra"]["private_key"] = pasted(credentials.private_key)
     monkeypatch.setenv("AIRFLOW_CONN_LINEWORKS_DEFAULT", json.dumps(conn))
-    assert LineWorksHook().test_connection()[0]
+    lw.clear_token_cache()
+    ok, message = LineWorksHook().test_connection()
+    assert ok, message
 
 
 def test_requests_alone_loses_authorization_on_the_cross_host_redirect(lineworks_sandbox, lineworks_conn):

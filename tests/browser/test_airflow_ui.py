@@ -1,0 +1,183 @@
+"""The Airflow UI as a user meets it under ``make up``: the history-import form and the connection form.
+
+Each test writes screenshots under the output folder (see conftest.py) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from urllib.parse import unquote
+
+import pytest
+
+from lineworks_salesforce.provider import CONN_FIELDS
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+DAG = "lineworks_history_import"
+CJK_FONT = re.compile(r"CJK|JP|Japan|Gothic|Mincho|IPA|Takao", re.I)
+
+
+def _open_trigger_form(page, up):
+    page.goto(f"{up.airflow_url}/dags/{DAG}")
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("button", name="Trigger").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Run Parameters").wait_for()
+    return dialog
+
+
+def _choose(page, dialog, value: str) -> None:
+    """Pick ``value`` in the form's first select (the mode), as a user does: click, type, Enter."""
+    dialog.get_by_role("combobox").first.click(force=True)
+    page.keyboard.type(value)
+    page.get_by_role("option", name=value, exact=True).wait_for()
+    page.keyboard.press("Enter")
+
+
+def _triggered_run(page) -> str:
+    page.wait_for_url(re.compile(rf"/dags/{DAG}/runs/"))
+    return unquote(page.url.split("/runs/", 1)[1].split("/", 1)[0])
+
+
+def _wait_for_run(up, run_id: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = up.api.get(f"{up.airflow_url}/api/v2/dags/{DAG}/dagRuns/{run_id}", timeout=10).json()
+        if run["state"] in ("success", "failed") or time.monotonic() > deadline:
+            return run
+        time.sleep(3)
+
+
+def _task(up, run_id: str, task_id: str) -> dict:
+    tasks = up.api.get(f"{up.airflow_url}/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances", timeout=10)
+    return next(t for t in tasks.json()["task_instances"] if t["task_id"] == task_id)
+
+
+def _rendered_fonts(page, text: str) -> list[str]:
+    """The fonts Chromium used to draw the element showing ``text`` (CSS.getPlatformFontsForNode)."""
+    found = page.evaluate(
+        """(text) => {
+            const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+            while (walk.nextNode()) {
+                if (walk.currentNode.textContent.includes(text)) {
+                    walk.currentNode.parentElement.setAttribute('data-font-probe', '1');
+                    return true;
+                }
+            }
+            return false;
+        }""",
+        text,
+    )
+    assert found, f"no element shows {text!r}"
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "[data-font-probe]"})["nodeId"]
+    return [f["familyName"] for f in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]]
+
+
+def test_should_trigger_the_history_import_with_the_defaults_in_range_mode(page, airflow_up, output_dir):
+    dialog = _open_trigger_form(page, airflow_up)
+    assert dialog.locator("input[name=element_mode]").input_value() == "range"
+    assert dialog.locator("#element_start").input_value() == "2026-06-01"
+    assert "取り込み場所" in dialog.inner_text() and str(airflow_up.home / "imports") in dialog.inner_text()
+    trigger = dialog.get_by_role("button", name="Trigger")
+    page.screenshot(path=output_dir / "history-form-range.png", full_page=True)
+    assert trigger.is_enabled()
+    fonts = _rendered_fonts(page, "取り込み方法")
+    assert any(CJK_FONT.search(f) for f in fonts), f"Japanese drawn without a CJK font: {fonts}"
+
+    trigger.click()
+    run_id = _triggered_run(page)
+    run = _wait_for_run(airflow_up, run_id)
+    page.screenshot(path=output_dir / "history-run-range.png", full_page=True)
+    assert run["conf"] == {"mode": "range", "start": "2026-06-01", "end": "2026-06-30", "file": None}
+    assert run["state"] == "success", [
+        _task(airflow_up, run_id, t)["state"] for t in ("import_history", "load")
+    ]
+
+
+def test_should_refuse_file_mode_without_a_file_at_once_naming_the_field(page, airflow_up, output_dir):
+    dialog = _open_trigger_form(page, airflow_up)
+    _choose(page, dialog, "file")
+    dialog.locator("#element_start").fill("")
+    dialog.locator("#element_end").fill("")
+    page.screenshot(path=output_dir / "history-form-file-empty.png", full_page=True)
+    dialog.get_by_role("button", name="Trigger").click()
+    run_id = _triggered_run(page)
+    run = _wait_for_run(airflow_up, run_id)
+    assert run["state"] == "failed"
+    first = _task(airflow_up, run_id, "import_history")
+    assert (first["state"], first["try_number"]) == ("failed", 1)  # no retry: a form error
+    assert _task(airflow_up, run_id, "resolve")["state"] == "upstream_failed"
+
+    log = airflow_up.api.get(
+        f"{airflow_up.airflow_url}/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances/import_history/logs/1",
+        headers={"Accept": "application/json"},
+        timeout=10,
+    ).json()["content"]
+    failure = next(e for e in log if isinstance(e, dict) and e.get("error_detail"))
+    reason = failure["error_detail"][0]["exc_value"].splitlines()[0]
+    assert "file: mode 'file' needs the name of a CSV file" in reason and len(reason) <= 200
+
+    page.goto(f"{airflow_up.airflow_url}/dags/{DAG}/runs/{run_id}/tasks/import_history")
+    page.get_by_text("needs the name of a CSV file").first.wait_for()
+    page.screenshot(path=output_dir / "history-file-empty-task-log.png", full_page=True)
+
+
+def test_should_refuse_a_five_digit_year_in_the_form(page, airflow_up, output_dir):
+    dialog = _open_trigger_form(page, airflow_up)
+    dialog.locator("#element_start").click()
+    page.keyboard.type("12045202")  # mm dd yyyy…: the year becomes 5202, then a fifth digit is refused
+    dialog.get_by_role("button", name="Trigger").click()
+    dialog.get_by_text("Invalid input for param start").wait_for()
+    page.screenshot(path=output_dir / "history-form-bad-year.png", full_page=True)
+    runs = airflow_up.api.get(f"{airflow_up.airflow_url}/api/v2/dags/{DAG}/dagRuns", timeout=10).json()
+    assert not any(str((r["conf"] or {}).get("start") or "").startswith("5202") for r in runs["dag_runs"])
+
+
+def test_should_explain_every_connection_field_and_test_against_the_sandbox(page, airflow_up, output_dir):
+    page.goto(f"{airflow_up.airflow_url}/connections")
+    page.get_by_role("button", name="Add Connection").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("combobox").first.click(force=True)
+    page.keyboard.type("LINE WORKS")
+    page.get_by_role("option", name="LINE WORKS").wait_for()
+    page.keyboard.press("Enter")
+    dialog.get_by_role("button", name="Extra Fields", exact=True).click()
+    text = dialog.inner_text()
+    for name, field in CONN_FIELDS.items():
+        assert field["label"] in text and field["description"] in text, name
+        assert dialog.locator(f"#element_{name}").is_visible(), name
+    for name in ("api_base_url", "auth_url", "scopes"):  # the documented defaults, as values
+        assert dialog.locator(f"#element_{name}").input_value() == CONN_FIELDS[name]["schema"]["default"]
+    page.screenshot(path=output_dir / "connection-form.png", full_page=True)
+    fonts = _rendered_fonts(page, "必須。LINE WORKS のテナント")
+    assert any(CJK_FONT.search(f) for f in fonts), f"Japanese drawn without a CJK font: {fonts}"
+
+    state = airflow_up.home.parent / "sandbox"
+    creds = json.loads((state / "credentials" / "lineworks.json").read_text())
+    domain_id = re.search(r"\(Domain ID (\d+)\)", airflow_up.printed()).group(1)
+    base = f"https://localhost:{airflow_up.lineworks_port}"
+    dialog.locator("input").first.fill("lineworks_ui_test")
+    values = {
+        "domain_id": domain_id,
+        "client_id": creds["client_id"],
+        "client_secret": creds["client_secret"],
+        "service_account": creds["service_account"],
+        "private_key": creds["private_key"],
+        "api_base_url": f"{base}/v1.0",
+        "auth_url": f"{base}/oauth2/v2.0/token",
+        "ca_bundle": str(state / "tls" / "ca.pem"),
+    }
+    for name, value in values.items():
+        dialog.locator(f"#element_{name}").fill(value)
+    dialog.get_by_role("button", name="Save").click()
+    row = page.get_by_role("row").filter(has_text="lineworks_ui_test")
+    row.get_by_role("button", name="Test Connection").click()
+    page.get_by_text("Connection successfully tested").first.wait_for()
+    page.screenshot(path=output_dir / "connection-test.png", full_page=True)
+    assert page.get_by_text(f"(Domain ID {domain_id})").first.is_visible()
