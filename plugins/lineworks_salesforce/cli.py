@@ -16,6 +16,10 @@
 ``sandbox scenario FILE -o S`` write scenario ``S`` holding the members and LINE friends of export ``FILE``
 ``sandbox tasks``             list the Tasks the running Salesforce sandbox holds
 
+``names search Q --rep R``    the 社外連絡先 search as the bot runs it for rep ``R`` (e-mail or LINE
+                              WORKS user id): the ranked top 7 in the rep's folders, which field matched,
+                              against the ``salesforce_default`` connection (``--conn-id`` for another)
+
 The archive is ``--archive URL`` (SQLAlchemy URL), else ``$LINEWORKS_ARCHIVE_URL``, else the connection
 ``AIRFLOW_CONN_LINEWORKS_ARCHIVE`` when it is set in the environment (JSON form), else the SQLite file
 ``$AIRFLOW_HOME/lineworks_archive.db`` that the DAGs use without a connection.
@@ -107,6 +111,14 @@ def _parser() -> argparse.ArgumentParser:
             help="the sandboxes' state folder ($LINEWORKS_SANDBOX_STATE_DIR, else <checkout>/.sandbox)",
         )
     tasks.set_defaults(handler=_sandbox_tasks)
+
+    names = commands.add_parser("names", help="the 社外連絡先 name search (as the bot runs it)")
+    names_sub = names.add_subparsers(title="names commands")
+    find = names_sub.add_parser("search", help="the ranked top 7 for a rep, against Salesforce")
+    find.add_argument("query", help="what the rep types (a name, kana or romaji)")
+    find.add_argument("--rep", required=True, help="the rep's e-mail or LINE WORKS user id")
+    find.add_argument("--conn-id", default="salesforce_default", help="the Salesforce connection")
+    find.set_defaults(handler=_names_search)
     return parser
 
 
@@ -120,6 +132,36 @@ def _migrate(args: argparse.Namespace, out: TextIO) -> int:
     state = "already current" if before == after else f"migrated from version {before}"
     print(f"archive schema version {after} ({state})", file=out)
     return 0
+
+
+def _names_search(args: argparse.Namespace, out: TextIO) -> int:
+    from lineworks_salesforce.names import NameQueryError, RepNotFound, find_rep, search
+
+    _plugins_on_path()
+    from hooks.salesforce import SalesforceActivityHook
+
+    salesforce = SalesforceActivityHook(args.conn_id)
+    try:
+        rep = find_rep(args.rep, salesforce)
+        found = search(args.query, rep["Id"], salesforce)
+    except (NameQueryError, RepNotFound) as exc:
+        raise CliError(str(exc)) from None
+    print(f"{len(found)} candidates (rep {rep['Name']}, {rep['Id']}; folders the rep owns)", file=out)
+    for i, c in enumerate(found, 1):
+        linked = "  [linked to a LINE friend]" if c.contact_id else ""
+        print(
+            f"{i}. {c.id}  {c.name}  {c.kana or '—'}  {c.company or '—'}  {c.folder or '—'}"
+            f"  ({c.field}: {c.how}){linked}",
+            file=out,
+        )
+    return 0
+
+
+def _plugins_on_path() -> None:
+    """``hooks`` importable: Airflow's plugins folder, or the source checkout's."""
+    folder = os.environ.get("AIRFLOW__CORE__PLUGINS_FOLDER") or str(Path(__file__).resolve().parents[1])
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
 
 def _checkout() -> Path:
