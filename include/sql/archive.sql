@@ -107,7 +107,7 @@ ON CONFLICT (source, row_number, reason) DO NOTHING;
 SELECT user_id, email, display_name FROM lw_members;
 
 -- name: friends
-SELECT contact_id, display_name, master_user_id FROM lw_friends;
+SELECT contact_id, display_name, master_user_id, line_user_id, buddy_user_ids FROM lw_friends;
 
 -- name: message_count
 SELECT COUNT(*) AS n FROM lw_messages;
@@ -120,10 +120,11 @@ INSERT INTO lw_members (user_id, email, display_name) VALUES (:user_id, :email, 
 ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, display_name = excluded.display_name;
 
 -- name: upsert_friend
-INSERT INTO lw_friends (contact_id, display_name, match_name, master_user_id)
-VALUES (:contact_id, :display_name, :match_name, :master_user_id)
+INSERT INTO lw_friends (contact_id, display_name, match_name, master_user_id, line_user_id, buddy_user_ids)
+VALUES (:contact_id, :display_name, :match_name, :master_user_id, :line_user_id, :buddy_user_ids)
 ON CONFLICT (contact_id) DO UPDATE SET display_name = excluded.display_name, match_name = excluded.match_name,
-    master_user_id = excluded.master_user_id;
+    master_user_id = excluded.master_user_id, line_user_id = excluded.line_user_id,
+    buddy_user_ids = excluded.buddy_user_ids;
 
 -- name: messages_to_resolve
 SELECT message_key, channel_id, sent_at, sender_raw, sender_kind, sender_name, sender_email, recipients_raw,

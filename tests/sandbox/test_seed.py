@@ -124,3 +124,57 @@ def test_should_refuse_a_file_that_is_not_a_scenario_without_quoting_it(tmp_path
 def test_should_refuse_an_unknown_name(state_dir, capsys):
     code, _ = _seed("nonexistent.yaml", "--state-dir", str(state_dir))
     assert code == 2 and "no such file (or a generator size" in capsys.readouterr().err
+
+
+def test_should_give_each_rep_their_own_task_for_a_group_talk_with_a_shared_friend(
+    tmp_path, state_dir, lineworks_sandbox, lineworks_conn, salesforce_sandbox, salesforce_conn
+):
+    """The seed's own example (Q24): one LINE user, a friend of two reps, talks in a 1:1 room with one and
+    in a group room with both: each rep's 社外連絡先 gets its Task for the hour, owned by that rep."""
+    from datetime import datetime, timezone
+
+    from hooks.activity_loader import ActivityLoader
+    from hooks.lineworks import LineWorksHook
+    from hooks.salesforce import SalesforceActivityHook
+    from lineworks_salesforce.archive import Archive
+    from lineworks_salesforce.pipelines import (
+        Run,
+        Source,
+        archive_file,
+        build,
+        load,
+        refresh_directory,
+        resolve,
+    )
+    from lineworks_salesforce.settings import load_settings
+
+    assert _seed(str(SHARED_FRIEND), "--state-dir", str(state_dir))[0] == 0
+    lineworks_conn(domain_id="10000001")
+    salesforce_conn(backoff_base=0.01, backoff_max=0.05, bulk_poll_interval=0.05)
+    start, end = (
+        datetime(2026, 11, 20, 0, tzinfo=timezone.utc),
+        datetime(2026, 11, 20, 3, tzinfo=timezone.utc),
+    )
+    export = tmp_path / "download.csv"
+    LineWorksHook().download_message_contents(start, end, export)
+    archive = Archive(f"sqlite:///{tmp_path / 'archive.db'}")
+    archive.migrate()
+    run = Run(archive, load_settings(), "scheduled", "10000001")
+    archive_file(run, export, source=Source.monitoring(start, end, export.name, "0" * 64))
+    refresh_directory(run, LineWorksHook())
+    resolved = resolve(run)
+    assert resolved["issues"] == {}
+    build(run, SalesforceActivityHook())
+    assert load(run, ActivityLoader(SalesforceActivityHook()))["created"] == 2
+
+    sf = salesforce_sandbox.simple_salesforce()
+    owner_of = {
+        r["Contact__c"]: r["LineWorksContactId__c"]
+        for r in sf.query("SELECT Contact__c, LineWorksContactId__c FROM ExternalContact__c")["records"]
+    }
+    tasks = sf.query("SELECT WhoId, Owner.Email, MessageCount__c FROM Task")["records"]
+    got = sorted((owner_of[t["WhoId"]], t["Owner"]["Email"], int(t["MessageCount__c"])) for t in tasks)
+    assert got == [
+        ("c-hanako-matsuyama", "matsuyama@sandbox.example.com", 1),  # the group talk
+        ("c-hanako-tanaka", "tanaka@sandbox.example.com", 3),  # the 1:1 talk and the group talk
+    ]

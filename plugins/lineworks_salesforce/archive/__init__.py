@@ -11,6 +11,7 @@ made by the versioned migrations of ``include/sql/migrations/`` (:meth:`Archive.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 SQL_FILE = Path(__file__).resolve().parents[3] / "include" / "sql" / "archive.sql"
 MIGRATIONS_DIR = SQL_FILE.parent / "migrations"
 MIGRATE_COMMAND = "lineworks-salesforce archive migrate"
+_SQLITE_MIGRATE_ATTEMPTS = 20
 # pg_advisory_xact_lock key of migrations (any constant: "lw" in ASCII)
 _PG_LOCK = 0x6C77
 _BATCH = 5_000
@@ -110,6 +112,20 @@ class Archive:
         current = self.schema_version()
         if current == self.latest_version:  # the usual case: no lock, no DDL (a role without CREATE works)
             return current, current
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._migrate_under_lock()
+            except sa.exc.OperationalError as exc:
+                # SQLite in WAL mode: a transaction that read before another migrator committed cannot
+                # write (SQLITE_BUSY_SNAPSHOT, "database is locked", without waiting): start it again
+                locked = self.engine.dialect.name == "sqlite" and "locked" in str(exc.orig)
+                if not locked or attempt >= _SQLITE_MIGRATE_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * attempt)
+
+    def _migrate_under_lock(self) -> tuple[int, int]:
         with self.engine.begin() as conn:
             if self.engine.dialect.name == "postgresql":
                 conn.exec_driver_sql("SET LOCAL lock_timeout = '120s'")

@@ -2,9 +2,12 @@
 
 Members are recognised by e-mail (``list_users``). A LINE user appears in the CSV only by display name,
 so it is matched among the **friends of the members taking part in that message** (Contacts API,
-``linkedExternalUser.buddyUserIds``): a unique match links the message to that friend; none or several
-are recorded as an issue with a reason — never guessed. Bot messages and talks with no LINE user are
-marked so the pipeline can exclude them.
+``linkedExternalUser.buddyUserIds``): a unique match links the message to that friend; none, or several
+different LINE users, are recorded as an issue with a reason — never guessed. **One LINE user befriended by
+several members** is one contact per member sharing ``linkedExternalUser.id`` (or one contact whose
+``buddyUserIds`` lists them all): a talk links to each such contact whose member takes part, so each rep
+gets the Task on their own 社外連絡先. Bot messages and talks with no LINE user are marked so the
+pipeline can exclude them.
 """
 
 from __future__ import annotations
@@ -41,7 +44,13 @@ class Member:
 class Friend:
     contact_id: str
     display_name: str
-    master_user_id: str
+    master_user_id: str  # the contact's rep: permission.masterUserId, else the first buddy
+    line_user_id: str = ""  # linkedExternalUser.id: the same for every member's contact of one LINE user
+    buddy_user_ids: tuple[str, ...] = ()  # the members whose friend it is (empty: the master only)
+
+    @property
+    def members(self) -> frozenset[str]:
+        return frozenset(self.buddy_user_ids or (self.master_user_id,))
 
 
 @dataclass
@@ -67,7 +76,9 @@ def friend_from_contact(contact: dict) -> Friend | None:
         return None
     name = contact.get("contactName") or {}
     display = f"{name.get('lastName') or ''}{name.get('firstName') or ''}".strip()
-    return Friend(contact["contactId"], display, linked["buddyUserIds"][0])
+    buddies = tuple(str(b) for b in linked["buddyUserIds"])
+    master = (contact.get("permission") or {}).get("masterUserId") or buddies[0]
+    return Friend(contact["contactId"], display, str(master), str(linked.get("id") or ""), buddies)
 
 
 def member_from_user(user: dict) -> Member:
@@ -179,9 +190,10 @@ class Resolver:
         contacts: list[str] = []
         issues: list[tuple[str, str]] = []
         for name in externals:
-            candidates = [f for f in self.by_name.get(match_name(name), ()) if f.master_user_id in present]
-            if len(candidates) == 1:
-                contacts.append(candidates[0].contact_id)
+            candidates = [f for f in self.by_name.get(match_name(name), ()) if f.members & present]
+            line_users = {f.line_user_id for f in candidates}
+            if len(candidates) == 1 or (candidates and len(line_users) == 1 and "" not in line_users):
+                contacts += [f.contact_id for f in candidates]  # one LINE user: each member's contact
             else:
                 reason = (
                     "ambiguous_external"

@@ -46,6 +46,8 @@ def store_directory(run: Run, members: list[Member], friends: list[Friend]) -> N
                     "display_name": f.display_name,
                     "match_name": match_name(f.display_name),
                     "master_user_id": f.master_user_id,
+                    "line_user_id": f.line_user_id,
+                    "buddy_user_ids": " ".join(f.buddy_user_ids),
                 }
                 for f in friends
             ),
@@ -56,7 +58,10 @@ def store_directory(run: Run, members: list[Member], friends: list[Friend]) -> N
 def resolve(run: Run) -> dict[str, Any]:
     """Resolve new (and recently unresolved) messages; mark the (friend, hour)s they touch as pending."""
     members = [Member(**r) for r in run.archive.query("members")]
-    friends = [Friend(**r) for r in run.archive.query("friends")]
+    friends = [
+        Friend(**{**r, "buddy_user_ids": tuple((r["buddy_user_ids"] or "").split())})
+        for r in run.archive.query("friends")
+    ]
     resolver = Resolver(
         members,
         friends,

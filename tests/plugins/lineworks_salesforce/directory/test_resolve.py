@@ -166,7 +166,7 @@ def test_should_read_friends_and_members_from_api_documents():
             "linkedExternalUser": {"id": "x", "type": "LINE", "buddyUserIds": ["u"]},
         }
     )
-    assert friend == Friend("c", "はなちゃん", "u")
+    assert friend == Friend("c", "はなちゃん", "u", "x", ("u",))
     assert (
         friend_from_contact(
             {"contactId": "c", "contactName": {"lastName": "顧客"}, "linkedExternalUser": None}
@@ -177,3 +177,68 @@ def test_should_read_friends_and_members_from_api_documents():
         {"userId": "u", "email": "Taro@Example.com", "userName": {"lastName": "山田", "firstName": "太郎"}}
     )
     assert member == Member("u", "taro@example.com", "山田 太郎")
+
+
+def _resolve_with(friends, *rows):
+    return resolve_messages(
+        _messages(*rows),
+        [TARO, HANAKO],
+        friends,
+        separator=", ",
+        hour_bucket=lambda ts: hour_bucket(ts, "Asia/Tokyo").dt.strftime("%Y%m%d%H"),
+    )
+
+
+# One LINE user (U-yuki) befriended by both members: one contact each, sharing linkedExternalUser.id
+SHARED = [
+    Friend("c-yuki-taro", "ゆき", "u-taro", "U-yuki", ("u-taro",)),
+    Friend("c-yuki-hanako", "ゆき", "u-hanako", "U-yuki", ("u-hanako",)),
+]
+
+
+def test_should_land_a_group_talk_on_each_member_s_contact_of_one_line_user():
+    result = _resolve_with(
+        SHARED, ("ゆき", "external", "山田 太郎 (taro@example.com), 鈴木 花子 (hanako@example.com)")
+    )
+    assert sorted(link["contact_id"] for link in result.links) == ["c-yuki-hanako", "c-yuki-taro"]
+    assert not result.issues and result.count("resolved") == 1
+
+
+def test_should_land_a_one_to_one_talk_only_on_that_member_s_contact():
+    result = _resolve_with(SHARED, ("鈴木 花子 (hanako@example.com)", "member", "ゆき"))
+    assert [link["contact_id"] for link in result.links] == ["c-yuki-hanako"]
+
+
+def test_should_use_one_contact_listing_several_members_once():
+    both = [Friend("c-yuki", "ゆき", "u-hanako", "U-yuki", ("u-taro", "u-hanako"))]
+    result = _resolve_with(
+        both,
+        ("ゆき", "external", "山田 太郎 (taro@example.com), 鈴木 花子 (hanako@example.com)"),
+        ("山田 太郎 (taro@example.com)", "member", "ゆき"),  # a buddy who is not the master
+    )
+    assert [link["contact_id"] for link in result.links] == ["c-yuki", "c-yuki"]
+    assert [link["message_key"] for link in result.links] == ["k0", "k1"]
+
+
+def test_should_still_refuse_to_guess_between_two_line_users_of_one_name():
+    different = [
+        Friend("c-a", "ゆき", "u-taro", "U-yuki-1", ("u-taro",)),
+        Friend("c-b", "ゆき", "u-hanako", "U-yuki-2", ("u-hanako",)),
+    ]
+    result = _resolve_with(
+        different, ("ゆき", "external", "山田 太郎 (taro@example.com), 鈴木 花子 (hanako@example.com)")
+    )
+    assert not result.links and [i["reason"] for i in result.issues] == ["ambiguous_external"]
+
+
+def test_should_read_the_master_and_every_buddy_from_the_contact():
+    friend = friend_from_contact(
+        {
+            "contactId": "c",
+            "contactName": {"lastName": "ゆき", "firstName": ""},
+            "linkedExternalUser": {"id": "U-yuki", "type": "LINE", "buddyUserIds": ["u-taro", "u-hanako"]},
+            "permission": {"masterUserId": "u-hanako", "accessibleRange": "MEMBER"},
+        }
+    )
+    assert friend == Friend("c", "ゆき", "u-hanako", "U-yuki", ("u-taro", "u-hanako"))
+    assert friend.members == {"u-taro", "u-hanako"}
