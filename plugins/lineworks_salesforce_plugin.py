@@ -7,7 +7,11 @@ an empty port and the API does not take 0 for "no port". Upstream fixed it in th
 (apache/airflow#73298, merged 2026-09-17); until a release has it, this backports that one change
 (``0`` means "no port" when comparing the tested destination with the stored one). It applies only in
 the API server, only while Airflow's own function still refuses ``0``, so it switches itself off on a
-fixed release. The registration bot's callback app will be mounted here too (its issue).
+fixed release.
+
+It also mounts the registration bot's callback app at ``/lineworks`` (``POST /lineworks/callback``, the
+URL to enter as the bot's Callback URL in the Developer Console): :mod:`lineworks_salesforce.bot.callback`
+checks every request itself, since Airflow gives plugin apps no auth.
 """
 
 from __future__ import annotations
@@ -45,5 +49,14 @@ def backport_portless_connection_test() -> bool:
 backport_portless_connection_test()
 
 
+def callback_app():
+    """The bot's callback app, wired to the ``lineworks`` connection and the archive (operators.bot)."""
+    from lineworks_salesforce.bot.callback import create_app
+    from operators.bot import bot_credentials, handle_event, replay_guard
+
+    return create_app(bot_credentials, replay_guard, handle_event)
+
+
 class LineWorksSalesforcePlugin(AirflowPlugin):
     name = "lineworks_salesforce"
+    fastapi_apps = [{"app": callback_app(), "url_prefix": "/lineworks", "name": "LINE WORKS bot callback"}]

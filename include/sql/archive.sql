@@ -229,3 +229,10 @@ VALUES (:activity_key, :contact_id, :hour_bucket, :content_hash, :sf_id, :status
 ON CONFLICT (activity_key) DO UPDATE SET content_hash = excluded.content_hash,
     sf_id = COALESCE(excluded.sf_id, lw_activities.sf_id), status = excluded.status,
     error_code = excluded.error_code, error_message = excluded.error_message, run_id = excluded.run_id;
+
+-- name: first_bot_callback
+INSERT INTO lw_bot_callbacks (digest, received_at) VALUES (:digest, :received_at)
+ON CONFLICT (digest) DO NOTHING;
+
+-- name: forget_old_bot_callbacks
+DELETE FROM lw_bot_callbacks WHERE received_at < :before;

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import ssl
 from datetime import datetime, timezone
 from typing import Any
 
@@ -86,7 +87,8 @@ async def deliver(bot: dict[str, Any], event: dict[str, Any], ca_bundle: str | N
         "X-WORKS-Signature": sign(body, bot["secret"] or ""),
     }
     try:
-        async with httpx.AsyncClient(verify=ca_bundle or True, timeout=30) as client:
+        verify = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+        async with httpx.AsyncClient(verify=verify, timeout=30) as client:
             response = await client.post(url, content=body, headers=headers)
     except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
         # an unreachable or malformed callback URL, or a CA file that cannot be loaded: not delivered

@@ -181,3 +181,26 @@ def test_should_explain_every_connection_field_and_test_against_the_sandbox(page
     page.get_by_text("Connection successfully tested").first.wait_for()
     page.screenshot(path=output_dir / "connection-test.png", full_page=True)
     assert page.get_by_text(f"(Domain ID {domain_id})").first.is_visible()
+
+
+def test_should_serve_the_signed_bot_callback_on_the_api_server(airflow_up):
+    """The plugin file's app on the real API server: no Airflow auth, its own signature check."""
+    import requests
+
+    from lineworks_salesforce.bot.callback import signature
+
+    creds = json.loads((airflow_up.home.parent / "sandbox" / "credentials" / "lineworks.json").read_text())
+    url = f"{airflow_up.airflow_url}/lineworks/callback"
+    event = {
+        "type": "message",
+        "source": {"userId": "u-x", "domainId": 1},
+        "content": {"type": "text", "text": "?"},
+    }
+    body = json.dumps(event).encode()
+    headers = {"Content-Type": "application/json", "X-WORKS-BotId": str(creds["bot_id"])}
+    assert requests.post(url, data=body, headers=headers, timeout=10).status_code == 401  # unsigned
+    signed = {**headers, "X-WORKS-Signature": signature(body, creds["bot_secret"])}
+    assert requests.post(url, data=body, headers=signed, timeout=10).status_code == 200
+    assert (
+        requests.post(url, data=b"[", headers=signed, timeout=10).status_code == 401
+    )  # signature of another body

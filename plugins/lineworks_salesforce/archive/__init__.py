@@ -198,6 +198,11 @@ class Archive:
             flush(c)
         return sent
 
+    def execute(self, name: str, params: dict[str, Any] | None = None) -> int:
+        """Run statement ``name`` once, in its own transaction; returns the rows it changed."""
+        with self.engine.begin() as conn:
+            return conn.execute(sa.text(self.sql[name]), params or {}).rowcount
+
     def _driver_sql(self, name: str) -> tuple[str, tuple[str, ...] | None]:
         """Statement ``name`` compiled once for this database's driver; its parameter order if positional."""
         if name not in self._compiled:

@@ -1,0 +1,1 @@
+"""The registration bot: the signed callback endpoint (:mod:`.callback`) and its replay guard."""
