@@ -236,3 +236,19 @@ ON CONFLICT (digest) DO NOTHING;
 
 -- name: forget_old_bot_callbacks
 DELETE FROM lw_bot_callbacks WHERE received_at < :before;
+
+-- name: friend_prompt_statuses
+SELECT contact_id, member_user_id, display_name, status FROM lw_friend_prompts;
+
+-- name: set_friend_prompt
+INSERT INTO lw_friend_prompts (contact_id, member_user_id, display_name, status, updated_at, run_id)
+VALUES (:contact_id, :member_user_id, :display_name, :status, :updated_at, :run_id)
+ON CONFLICT (contact_id, member_user_id) DO UPDATE SET display_name = excluded.display_name,
+    status = excluded.status, updated_at = excluded.updated_at, run_id = excluded.run_id;
+
+-- name: bot_state
+SELECT value FROM lw_bot_state WHERE name = :name;
+
+-- name: set_bot_state
+INSERT INTO lw_bot_state (name, value) VALUES (:name, :value)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value;

@@ -59,3 +59,23 @@ def handle_event(event: BotEvent) -> None:
     """Run in the background after the 200: a rep's free text gets the help text."""
     if event.type == "message" and event.user_id and event.text is not None and event.postback is None:
         _lineworks().send_message_to_user(event.user_id, {"type": "text", "text": HELP_TEXT})
+
+
+def prompt_friends(context: dict) -> dict:
+    """``lineworks_friends``' task: prompt each served rep once about each LINE friend new in the run's
+    data interval (every existing friend on the first run ever)."""
+    from hooks.lineworks import LineWorksHook
+    from hooks.salesforce import SalesforceActivityHook
+    from lineworks_salesforce.pipelines.friends import prompt_new_friends
+    from operators.talk_logs import configuration_error, make_run
+
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None:
+        raise configuration_error("lineworks_friends needs a data interval: trigger it with a logical date")
+    run = make_run(context, migrate=True)
+    cfg = run.settings
+    summary = prompt_new_friends(
+        run, LineWorksHook(cfg.lineworks_conn_id), SalesforceActivityHook(cfg.salesforce_conn_id), start, end
+    )
+    log.info("lineworks_friends summary: %s", summary)
+    return summary

@@ -38,7 +38,7 @@ IMPORT_LOCATION_MAX = 1_024
 # Schemes the import location may use besides a local absolute path.
 IMPORT_SCHEMES = ("file", "s3", "gs", "gcs", "abfs", "az", "adl")
 # Task ids of lineworks_talk_logs and lineworks_history_import that task_timeout_minutes may name.
-TASK_IDS = ("extract", "archive", "resolve", "build", "load", "summary", "import_history")
+TASK_IDS = ("extract", "archive", "resolve", "build", "load", "summary", "import_history", "prompt_friends")
 TIMEOUT_KEYS = ("default", *TASK_IDS)
 TIMEOUT_MINUTES_MIN, TIMEOUT_MINUTES_MAX = 1, 1_440
 

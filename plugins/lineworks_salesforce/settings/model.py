@@ -35,6 +35,7 @@ DEFAULT_TASK_TIMEOUT_MINUTES = {
     "load": 120.0,
     "summary": 5.0,
     "import_history": 180.0,
+    "prompt_friends": 30.0,
 }
 
 

@@ -109,7 +109,16 @@ def test_should_have_the_new_settings_with_their_defaults():
     assert settings.file_import_enabled is True
     assert settings.task_timeout_minutes == DEFAULT_TASK_TIMEOUT_MINUTES
     assert set(DEFAULT_TASK_TIMEOUT_MINUTES) == {"default", *TASK_IDS}
-    assert TASK_IDS == ("extract", "archive", "resolve", "build", "load", "summary", "import_history")
+    assert TASK_IDS == (
+        "extract",
+        "archive",
+        "resolve",
+        "build",
+        "load",
+        "summary",
+        "import_history",
+        "prompt_friends",
+    )
 
 
 def test_should_take_ints_for_floats_and_keep_ints_for_ints():

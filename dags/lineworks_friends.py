@@ -1,0 +1,45 @@
+"""The registration bot's prompts (``lineworks_friends``), every 10 minutes.
+
+Each run looks at the LINE friends created in its data interval (with a look-back) and asks each served
+rep — a LINE WORKS member whose Salesforce user holds the ``LineWorks_User`` or ``LineWorks_Admin``
+permission set — once, by a bot message with buttons, what to do with that friend: 新規登録 / 既存の社外連絡先
+に紐づけ / 対象外. A friend already on a 社外連絡先 gets 「既に〇〇さんは社外連絡先に作成済です」 instead. The
+first run ever asks about every existing friend (first install). What was said is kept in the archive, so
+retries and later runs never ask twice; failed sends are tried again by the next run.
+
+Connections: ``lineworks_default`` (Bot ID and Bot Secret), ``salesforce_default``, ``lineworks_archive``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+from lineworks_salesforce.settings import file_task_timeouts
+
+TIMEOUTS = file_task_timeouts()
+
+
+@dag(
+    dag_id="lineworks_friends",
+    schedule=CronDataIntervalTimetable("*/10 * * * *", timezone="UTC"),
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lineworks", "salesforce", "bot"],
+    default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": 2.0},
+    doc_md=__doc__,
+)
+def lineworks_friends():
+    @task(multiple_outputs=False, execution_timeout=TIMEOUTS["prompt_friends"])
+    def prompt_friends(**context) -> dict:
+        """Ask each served rep once about each new LINE friend."""
+        from operators.bot import prompt_friends as prompt
+
+        return prompt(context)
+
+    prompt_friends()
+
+
+lineworks_friends()

@@ -1,0 +1,172 @@
+"""``lineworks_friends``' step against both sandboxes: who is served, who is asked, once, and what."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from hooks.lineworks import LineWorksHook
+from hooks.salesforce import SalesforceActivityHook
+from lineworks_salesforce.archive import Archive
+from lineworks_salesforce.pipelines import Run
+from lineworks_salesforce.pipelines.friends import prompt_new_friends
+from lineworks_salesforce.settings import load_settings
+
+T0 = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)  # 09:00 JST
+TANAKA, MATSUYAMA, OKADA = "u-tanaka", "u-matsuyama", "u-okada"  # okada holds no permission set
+
+
+def _contact(cid: str, name: str, buddies: list[str], created: datetime) -> dict:
+    return {
+        "displayName": name,
+        "createdTime": created.isoformat(),
+        "contact": {
+            "contactId": cid,
+            "contactName": {"lastName": name, "firstName": ""},
+            "linkedExternalUser": {"id": f"U-{cid}", "type": "LINE", "buddyUserIds": buddies},
+            "permission": {"masterUserId": buddies[0], "accessibleRange": "MEMBER"},
+        },
+    }
+
+
+@pytest.fixture
+def tenant(lineworks_sandbox, lineworks_conn, salesforce_sandbox, salesforce_conn, tmp_path):
+    lineworks_sandbox.seed(
+        {
+            "users": [
+                {"userId": TANAKA, "email": "tanaka@example.com", "userName": {"lastName": "田中"}},
+                {"userId": MATSUYAMA, "email": "yuko@example.com", "userName": {"lastName": "松山"}},
+                {"userId": OKADA, "email": "okada@example.com", "userName": {"lastName": "岡田"}},
+            ],
+            "contacts": [
+                _contact("c-hana", "はなちゃん", [TANAKA], T0 - timedelta(days=30)),
+                _contact("c-ken", "ケン", [MATSUYAMA], T0 - timedelta(days=20)),  # already a 社外連絡先
+                _contact("c-oka", "岡田さんの友だち", [OKADA], T0 - timedelta(days=10)),
+                _contact("c-both", "ゆき", [TANAKA, MATSUYAMA], T0 - timedelta(days=5)),
+            ],
+        }
+    )
+    lineworks_conn(domain_id=str(lineworks_sandbox.control.stats()["domainId"]))
+    salesforce_conn(backoff_base=0.01, backoff_max=0.05)
+    control = salesforce_sandbox.control
+    users = control.seed(
+        {
+            "records": {
+                "User": [
+                    {"Username": "tanaka@example.com", "Email": "tanaka@example.com", "LastName": "田中"},
+                    # matched by LineWorksUserId__c, whatever the e-mail says
+                    {
+                        "Username": "m@example.com",
+                        "Email": "other@example.com",
+                        "LastName": "松山",
+                        "LineWorksUserId__c": MATSUYAMA,
+                    },
+                    {"Username": "okada@example.com", "Email": "okada@example.com", "LastName": "岡田"},
+                ]
+            }
+        }
+    )["created"]["User"]
+    sets = control.seed(
+        {
+            "records": {
+                "PermissionSet": [
+                    {"Name": "LineWorks_User", "Label": "LINE WORKS User"},
+                    {"Name": "Other", "Label": "Other"},
+                ]
+            }
+        }
+    )["created"]["PermissionSet"]
+    control.seed(
+        {
+            "records": {
+                "PermissionSetAssignment": [
+                    {"AssigneeId": users[0], "PermissionSetId": sets[0]},
+                    {"AssigneeId": users[1], "PermissionSetId": sets[0]},
+                    {"AssigneeId": users[2], "PermissionSetId": sets[1]},
+                ],
+                "ExternalContact__c": [{"Name": "ケン（見込み客）", "LineWorksContactId__c": "c-ken"}],
+            }
+        }
+    )
+    archive = Archive(f"sqlite:///{tmp_path / 'archive.db'}")
+    archive.migrate()
+    return Run(archive, load_settings(), "scheduled__1", domain_id="10000001")
+
+
+def _run(run, start=T0, minutes=10):
+    return prompt_new_friends(
+        run, LineWorksHook(), SalesforceActivityHook(), start, start + timedelta(minutes=minutes)
+    )
+
+
+def _said(lineworks_sandbox) -> list[tuple[str, str, str]]:
+    out = []
+    for m in lineworks_sandbox.control.bot_messages(lineworks_sandbox.creds.bot_id):
+        content = m["content"]
+        if content["type"] == "button_template":
+            out.append((m["targetId"], "buttons", content["contentText"].split("」")[0].split("「")[-1]))
+        else:
+            out.append((m["targetId"], "text", content["text"]))
+    return sorted(out)
+
+
+def test_should_ask_every_served_rep_once_about_every_friend_at_first_install(tenant, lineworks_sandbox):
+    summary = _run(tenant)
+    assert summary == {
+        "first_install": True,
+        "friends": 4,
+        "prompted": 3,
+        "already_registered": 1,
+        "not_served": 1,
+        "failed": 0,
+        "failed_by": {},
+        "known": 0,
+    }
+    assert _said(lineworks_sandbox) == [
+        (MATSUYAMA, "buttons", "ゆき"),
+        (MATSUYAMA, "text", "既にケン（見込み客）さんは社外連絡先に作成済です"),
+        (TANAKA, "buttons", "はなちゃん"),
+        (TANAKA, "buttons", "ゆき"),
+    ]
+    buttons = next(
+        m["content"]
+        for m in lineworks_sandbox.control.bot_messages(lineworks_sandbox.creds.bot_id)
+        if m["content"]["type"] == "button_template"
+    )
+    assert [(a["type"], a["label"]) for a in buttons["actions"]] == [
+        ("message", "新規登録"),
+        ("message", "既存の社外連絡先に紐づけ"),
+        ("message", "対象外"),
+    ]
+    assert all(a["postback"].startswith("lwsf:") and len(a["postback"]) <= 300 for a in buttons["actions"])
+
+    again = _run(tenant)  # a retry, or the next run over the same friends: nobody is asked twice
+    assert (again["first_install"], again["prompted"], again["already_registered"]) == (False, 0, 0)
+    assert len(_said(lineworks_sandbox)) == 4
+
+
+def test_should_ask_about_friends_new_in_the_run_s_window_only(tenant, lineworks_sandbox):
+    _run(tenant)
+    lineworks_sandbox.seed(
+        {
+            "contacts": [
+                _contact("c-new", "新しいお客様", [TANAKA], T0 + timedelta(hours=2, minutes=3)),
+                _contact("c-late", "後のお客様", [TANAKA], T0 + timedelta(hours=5)),
+            ]
+        }
+    )
+    summary = _run(tenant, start=T0 + timedelta(hours=2))
+    assert (summary["friends"], summary["prompted"]) == (1, 1)
+    assert (TANAKA, "buttons", "新しいお客様") in _said(lineworks_sandbox)
+    assert not any(name == "後のお客様" for *_, name in _said(lineworks_sandbox))
+
+
+def test_should_try_a_failed_send_again_on_the_next_run(tenant, lineworks_sandbox):
+    lineworks_sandbox.control.fault("bot.send_user", "500", count=5)  # every attempt of the first send
+    first = _run(tenant)
+    assert (first["prompted"] + first["already_registered"], first["failed"]) == (3, 1)
+    assert sum(first["failed_by"].values()) == 1  # by the kind of error, never its text
+    second = _run(tenant, start=T0 + timedelta(days=3))  # its window holds none of these friends
+    assert (second["prompted"] + second["already_registered"], second["failed"]) == (1, 0)
+    assert len(_said(lineworks_sandbox)) == 4
