@@ -252,3 +252,12 @@ SELECT value FROM lw_bot_state WHERE name = :name;
 -- name: set_bot_state
 INSERT INTO lw_bot_state (name, value) VALUES (:name, :value)
 ON CONFLICT (name) DO UPDATE SET value = excluded.value;
+
+-- name: friend_prompt
+SELECT contact_id, member_user_id, display_name, status, updated_at FROM lw_friend_prompts
+WHERE contact_id = :contact_id AND member_user_id = :member_user_id;
+
+-- name: member_searching
+SELECT contact_id, display_name FROM lw_friend_prompts
+WHERE member_user_id = :member_user_id AND status = 'searching' AND updated_at >= :since
+ORDER BY updated_at DESC, contact_id LIMIT 1;

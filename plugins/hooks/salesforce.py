@@ -320,6 +320,28 @@ class SalesforceActivityHook(SalesforceHook):
     def _base_url(self) -> str:
         return self._instance_url or f"https://{self.conn.sf_instance}"
 
+    # --- single records --------------------------------------------------------------------------------
+    def create_record(self, sobject: str, values: dict[str, Any]) -> str:
+        """Create one record (``POST sobjects/{sobject}/``); returns its Id."""
+        response = self.request(
+            "POST",
+            f"sobjects/{quote(sobject, safe='')}/",
+            json=values,
+            endpoint="sobject.create",
+            expected=(201,),
+        )
+        return response.json()["id"]
+
+    def update_record(self, sobject: str, record_id: str, values: dict[str, Any]) -> None:
+        """Update fields of one record (``PATCH sobjects/{sobject}/{id}``)."""
+        path = f"sobjects/{quote(sobject, safe='')}/{quote(record_id, safe='')}"
+        self.request("PATCH", path, json=values, endpoint="sobject.update", expected=(204,))
+
+    def record_url(self, record_id: str) -> str:
+        """The record's page in Lightning (what a rep opens from the bot's message)."""
+        self.conn  # noqa: B018 - logs in on first use (the instance URL comes with the session)
+        return f"{self._base_url()}/lightning/r/{quote(record_id, safe='')}/view"
+
     # --- queries -------------------------------------------------------------------------------------
     def query_records(self, soql_text: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
         """Yield every record of a SOQL query, following ``nextRecordsUrl``.

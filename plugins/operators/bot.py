@@ -1,9 +1,8 @@
 """The Airflow side of the registration bot's callback app: its credentials from the ``lineworks``
 connection, its replay guard on the archive, and what it does with an accepted event.
 
-What works today: every callback is verified (signature, bot id, size, shape, replays) and a rep who
-writes to the bot gets a short help text. The registration conversation (新規登録 / 既存の社外連絡先に
-紐づけ / 対象外 and the name search) is the rest of the bot issue.
+Every callback is verified by the app (signature, bot id, size, shape, replays); an accepted event goes
+to :class:`lineworks_salesforce.bot.conversation.Conversation` (the taps, the search, the help text).
 """
 
 from __future__ import annotations
@@ -14,11 +13,6 @@ import logging
 from lineworks_salesforce.bot.callback import BotCredentials, BotEvent
 
 log = logging.getLogger(__name__)
-
-HELP_TEXT = (
-    "社外連絡先Botです。お客様がLINEで友だちになると、約10分後にこちらから社外連絡先への登録方法を"
-    "お尋ねします。表示されたボタンから選んでください。"
-)
 
 
 def _lineworks():
@@ -56,9 +50,17 @@ def _guard(archive_conn_id: str):
 
 
 def handle_event(event: BotEvent) -> None:
-    """Run in the background after the 200: a rep's free text gets the help text."""
-    if event.type == "message" and event.user_id and event.text is not None and event.postback is None:
-        _lineworks().send_message_to_user(event.user_id, {"type": "text", "text": HELP_TEXT})
+    """Run in the background after the 200: the rep's tap or text, answered by the conversation."""
+    from hooks.salesforce import SalesforceActivityHook
+    from lineworks_salesforce.bot.conversation import Conversation
+    from operators.talk_logs import settings
+
+    cfg = settings()
+    archive = _guard(cfg.archive_conn_id).archive
+    outcome = Conversation(archive, _lineworks(), SalesforceActivityHook(cfg.salesforce_conn_id)).handle(
+        event
+    )
+    log.info("bot: %s event from a member: %s", event.type, outcome)
 
 
 def prompt_friends(context: dict) -> dict:

@@ -146,9 +146,16 @@ def test_should_mount_the_app_at_lineworks_callback_through_the_plugin_file():
     assert "/callback" in {route.path for route in entry["app"].routes}
 
 
-def test_should_answer_a_rep_s_free_text_with_the_help_text(lineworks_sandbox, lineworks_conn, monkeypatch):
+def test_should_answer_a_rep_s_free_text_with_the_help_text(
+    lineworks_sandbox, lineworks_conn, salesforce_conn, tmp_path, monkeypatch
+):
     from lineworks_salesforce.bot.callback import parse_event
-    from operators.bot import HELP_TEXT, handle_event
+    from lineworks_salesforce.bot.conversation import HELP_TEXT
+    from operators.bot import _guard, handle_event
+
+    archive = {"conn_type": "sqlite", "host": str(tmp_path / "archive.db")}
+    monkeypatch.setenv("AIRFLOW_CONN_LINEWORKS_ARCHIVE", json.dumps(archive))
+    _guard.cache_clear()
 
     lineworks_sandbox.seed({"users": [{"userId": "u-tanaka", "email": "tanaka@example.com"}]})
     handle_event(parse_event(_event("こんにちは")))
