@@ -29,6 +29,16 @@ def seed_reps(salesforce: SandboxControl, members: list[dict[str, Any]]) -> dict
     return {m["userId"]: sf_id for m, sf_id in zip(members, created)}
 
 
+def serve_reps(salesforce: SandboxControl, user_ids: list[str]) -> None:
+    """Give the users the ``LineWorks_User`` permission set (made if missing): the bot serves them."""
+    created = salesforce.seed(
+        {"records": {"PermissionSet": [{"Name": "LineWorks_User", "Label": "LINE WORKS ユーザー"}]}}
+    )
+    set_id = created["created"]["PermissionSet"][0]
+    assignments = [{"AssigneeId": u, "PermissionSetId": set_id} for u in user_ids]
+    salesforce.seed({"records": {"PermissionSetAssignment": assignments}})
+
+
 def register_friends(
     salesforce: SandboxControl, friends: list[dict[str, Any]], how: str = "none"
 ) -> list[str]:

@@ -44,6 +44,7 @@ class SandboxProcess:
             str(self.salesforce_port),
         ]
         # Own session, so that stopping it never signals the caller's process group.
+        (Path(self.state_dir) / "endpoints.json").unlink(missing_ok=True)  # a stale one must not be read
         self.log_path = Path(self.state_dir) / "sandbox.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:  # a file, not a pipe: a chatty server never blocks on it
@@ -56,7 +57,9 @@ class SandboxProcess:
                 try:
                     self.control.stats()
                     self.salesforce_control.stats()
-                    return self
+                    if self._endpoints_written():  # what the CLI and the seeder read, written after start
+                        return self
+                    raise RuntimeError("endpoints.json not written yet")
                 except Exception:
                     if self.proc.poll() is not None or time.monotonic() > deadline:
                         err = self.log_path.read_text(errors="replace")[-2000:]
@@ -65,6 +68,15 @@ class SandboxProcess:
         except BaseException:  # not started, or interrupted (Ctrl-C, a SIGTERM handler) while starting
             self.__exit__()
             raise
+
+    def _endpoints_written(self) -> bool:
+        import json
+
+        try:
+            found = json.loads((Path(self.state_dir) / "endpoints.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return found.get("lineworks", {}).get("url", "").endswith(f":{self.port}")
 
     def __exit__(self, *exc: object) -> None:
         assert self.proc is not None

@@ -7,6 +7,8 @@ with their ``linkedExternalUser.buddyUserIds``, rooms, messages — or a ``gener
     salesforce:
       users: members             # a Salesforce User per LINE WORKS member, matched by e-mail (default);
                                  # or a list of LINE WORKS userIds; or "none"
+      served: true               # those users hold the LineWorks_User permission set (default): the bot
+                                 # serves them
       externalContacts:          # 社外連絡先, as the registration bot would have made them (default: none)
         - {contactId: c-tanaka-1, link: contact}   # link: none | lead | contact | person
         - {all: lead}                              # or every LINE friend of the tenant, one link kind
@@ -28,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.control_client import SandboxControl
-from sandbox.demo_org import LINK_KINDS, register_friends, seed_reps
+from sandbox.demo_org import LINK_KINDS, register_friends, seed_reps, serve_reps
 
 DEFAULT_STATE_DIR = Path(".sandbox")
 STATE_DIR_ENV = "LINEWORKS_SANDBOX_STATE_DIR"  # make up exports it; the CLI finds the same sandboxes
-_SALESFORCE_KEYS = frozenset({"users", "externalContacts", "records"})
+_SALESFORCE_KEYS = frozenset({"users", "served", "externalContacts", "records"})
 
 
 class ScenarioError(ValueError):
@@ -47,19 +49,28 @@ def default_state_dir(checkout: Path | None = None) -> Path:
     return (checkout / DEFAULT_STATE_DIR) if checkout else DEFAULT_STATE_DIR
 
 
-def controls(state_dir: Path) -> tuple[SandboxControl, SandboxControl]:
-    """The control clients of the running sandboxes whose ``endpoints.json`` is in ``state_dir``."""
+def endpoints(state_dir: Path) -> dict[str, Any]:
+    """The running sandboxes' ``endpoints.json``: URLs, CA, and the bot's callback URL once set."""
     path = state_dir / "endpoints.json"
     if not path.is_file():
         raise ScenarioError(
             f"no running sandbox found: {path} does not exist (start one with `make up` or "
             "`python -m sandbox serve`, or pass --state-dir)"
         )
-    endpoints = json.loads(path.read_text())
-    ca = endpoints["ca_bundle"]
-    return SandboxControl(endpoints["lineworks"]["url"], ca), SandboxControl(
-        endpoints["salesforce"]["url"], ca
-    )
+    return json.loads(path.read_text())
+
+
+def controls(state_dir: Path) -> tuple[SandboxControl, SandboxControl]:
+    """The control clients of the running sandboxes whose ``endpoints.json`` is in ``state_dir``."""
+    found = endpoints(state_dir)
+    ca = found["ca_bundle"]
+    return SandboxControl(found["lineworks"]["url"], ca), SandboxControl(found["salesforce"]["url"], ca)
+
+
+def remember_callback_url(state_dir: Path, url: str) -> None:
+    """Where the bot's callbacks go (``make up``: the plugin app), kept for later seeds."""
+    found = endpoints(state_dir)
+    (state_dir / "endpoints.json").write_text(json.dumps({**found, "bot_callback_url": url}, indent=2))
 
 
 def load_scenario(name_or_file: str, seed: int = 42) -> dict[str, Any]:
@@ -87,6 +98,7 @@ def seed_running(
 
     lineworks, salesforce = controls(state_dir)
     creds = ensure_credentials(state_dir)
+    callback_url = callback_url or endpoints(state_dir).get("bot_callback_url")
     return seed_both(
         lineworks,
         salesforce,
@@ -100,8 +112,8 @@ def seed_running(
 TASK_FIELDS = "ActivityKey__c, Subject, ActivityDate, MessageCount__c, Who.Name, What.Name, Owner.Name"
 
 
-def salesforce_tasks(state_dir: Path, limit: int = 200) -> list[dict[str, Any]]:
-    """The Tasks the running Salesforce sandbox holds (newest first), read through its REST API as the
+def salesforce_query(state_dir: Path, soql: str) -> list[dict[str, Any]]:
+    """Records of a SOQL query against the running Salesforce sandbox, through its REST API as the
     connected app of ``state_dir`` (client-credentials flow)."""
     from urllib.parse import quote
 
@@ -120,7 +132,6 @@ def salesforce_tasks(state_dir: Path, limit: int = 200) -> list[dict[str, Any]]:
         },
         timeout=30,
     ).json()
-    soql = f"SELECT {TASK_FIELDS} FROM Task ORDER BY ActivityDate DESC, ActivityKey__c LIMIT {int(limit)}"
     answer = session.get(
         f"{token['instance_url']}/services/data/v62.0/query/?q={quote(soql)}",
         headers={"Authorization": f"Bearer {token['access_token']}"},
@@ -128,6 +139,12 @@ def salesforce_tasks(state_dir: Path, limit: int = 200) -> list[dict[str, Any]]:
     )
     answer.raise_for_status()
     return answer.json()["records"]
+
+
+def salesforce_tasks(state_dir: Path, limit: int = 200) -> list[dict[str, Any]]:
+    """The Tasks the running Salesforce sandbox holds, newest first."""
+    soql = f"SELECT {TASK_FIELDS} FROM Task ORDER BY ActivityDate DESC, ActivityKey__c LIMIT {int(limit)}"
+    return salesforce_query(state_dir, soql)
 
 
 def split_scenario(spec: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -159,7 +176,10 @@ def split_scenario(spec: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     records = section.get("records", {})
     if not isinstance(records, dict):
         raise ScenarioError("salesforce.records must be a mapping of sObject → list of records")
-    return lineworks, {"users": users, "externalContacts": links, "records": records}
+    served = section.get("served", True)
+    if not isinstance(served, bool):
+        raise ScenarioError("salesforce.served must be true or false")
+    return lineworks, {"users": users, "served": served, "externalContacts": links, "records": records}
 
 
 def seed_both(
@@ -196,6 +216,8 @@ def seed_both(
         if len(members) != len(wanted):
             raise ScenarioError("salesforce.users names a userId the LINE WORKS scenario does not have")
     reps = seed_reps(salesforce, members) if members else {}
+    if reps and section["served"]:
+        serve_reps(salesforce, list(reps.values()))
 
     friends = {f["contactId"]: f for f in directory["friends"]}
     linked: dict[str, str] = {}

@@ -26,7 +26,7 @@ from lineworks_salesforce.archive import Archive  # noqa: E402
 from lineworks_salesforce.pools import create_pools  # noqa: E402
 from sandbox.credentials import ensure_credentials, ensure_salesforce_credentials  # noqa: E402
 from sandbox.process import SandboxProcess  # noqa: E402
-from sandbox.seed import default_state_dir, seed_running  # noqa: E402
+from sandbox.seed import default_state_dir, remember_callback_url, seed_running  # noqa: E402
 
 STATE_DIR = default_state_dir(ROOT)
 SCENARIO = os.environ.get("LINEWORKS_SANDBOX_SCENARIO", str(ROOT / "sandbox" / "scenarios" / "demo.yaml"))
@@ -99,7 +99,9 @@ def admin_password(home: Path) -> str:
 
 def run_airflow(sandbox: SandboxProcess, creds, env: dict[str, str]) -> int:
     url = sandbox.url
-    domain_id = str(seed_running(STATE_DIR, SCENARIO)["domainId"])  # both sandboxes, one scenario
+    # both sandboxes from one scenario; the bot's callbacks go to the plugin app on Airflow's API server
+    remember_callback_url(STATE_DIR, f"http://localhost:{AIRFLOW_PORT}/lineworks/callback")
+    domain_id = str(seed_running(STATE_DIR, SCENARIO)["domainId"])
     env["AIRFLOW_CONN_LINEWORKS_DEFAULT"] = json.dumps(
         creds.connection(url, sandbox.ca_bundle, domain_id=domain_id)
     )
@@ -120,6 +122,7 @@ def run_airflow(sandbox: SandboxProcess, creds, env: dict[str, str]) -> int:
         "\n".join(
             [
                 f"LINE WORKS sandbox  {url}  (Domain ID {domain_id})",
+                f"Talk as a rep       {url}/talk  (the bot's messages, taps, 友だちを追加)",
                 f"Salesforce sandbox  {sandbox.salesforce_url}",
                 f"CA bundle           {sandbox.ca_bundle}",
                 f"Airflow UI          http://localhost:{AIRFLOW_PORT}",

@@ -4,7 +4,8 @@
 ``GET|POST|DELETE /_sandbox/faults`` · ``POST /_sandbox/apps`` · ``POST /_sandbox/bots`` ·
 ``GET /_sandbox/bots/{botId}/messages`` (what the bot said) · ``POST /_sandbox/bots/{botId}/callbacks``
 (send a signed event to the bot's callback URL) · ``GET /_sandbox/stats`` (rows, calls by operation) ·
-``GET /_sandbox/directory`` (members and LINE friends, for seeding the Salesforce side).
+``GET /_sandbox/directory`` (members, LINE friends and bots: for seeding Salesforce and the talk page)
+· ``POST /_sandbox/friends`` (a customer adds a member as a LINE friend now).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from sandbox.common.faults import apply_fault_request
 from sandbox.common.jsonbody import read_json
-from sandbox.common.validation import control_failure
+from sandbox.common.validation import check_text, control_failure
 from sandbox.lineworks import callbacks
 from sandbox.lineworks.errors import InvalidParameter, LineWorksError, MissingParameter
 from sandbox.lineworks.protocol import error_response
@@ -117,10 +118,18 @@ def build_router(state: LineWorksState) -> APIRouter:
 
     @guarded
     async def directory(request: Request) -> Response:
-        return JSONResponse(state.directory())
+        return JSONResponse({**state.directory(), "bots": state.bots()})
+
+    @guarded
+    async def add_friend(request: Request) -> Response:
+        data = await body(request)
+        member = check_text(data.get("memberUserId"), "memberUserId", min_length=1, max_length=256)
+        name = check_text(data.get("displayName"), "displayName", min_length=1, max_length=200)
+        return JSONResponse(state.add_friend(member, name), status_code=201)
 
     router.add_api_route("/stats", stats, methods=["GET"])
     router.add_api_route("/directory", directory, methods=["GET"])
+    router.add_api_route("/friends", add_friend, methods=["POST"])
     return router
 
 

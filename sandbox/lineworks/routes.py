@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from sandbox.lineworks import control
+from sandbox.lineworks import control, talk
 from sandbox.lineworks.protocol import LineWorksProtocol
 from sandbox.lineworks.state import LineWorksState
 
@@ -33,6 +33,7 @@ def build_app(state: LineWorksState) -> FastAPI:
         ("GET", "/v1.0/monitoring/message-contents/download", p.download_message_contents),
         ("GET", "/v1.0/audits/logs/download", p.download_audit_logs),
         ("GET", "/_download/{ticket}", p.download_file),
+        ("GET", "/talk", talk.talk_page),  # the page standing in for the LINE WORKS app (sandbox only)
     ]
     for method, path, handler in routes:
         app.add_api_route(path, handler, methods=[method])

@@ -248,6 +248,40 @@ class LineWorksState:
                 "INSERT OR REPLACE INTO bots VALUES (?, ?, ?, ?)", (str(bot_id), name, secret, callback_url)
             )
 
+    def bots(self) -> list[dict[str, Any]]:
+        """Every registered bot (id and name; no secret)."""
+        rows = self._db.execute("SELECT bot_id, name FROM bots ORDER BY bot_id").fetchall()
+        return [{"botId": r[0], "name": r[1]} for r in rows]
+
+    def add_friend(self, member_user_id: str, display_name: str) -> dict[str, Any]:
+        """A customer adds ``member_user_id`` as a LINE friend now: a new linked contact of that member."""
+        import uuid
+
+        self.get_user(member_user_id)  # NotFound for an unknown member
+        contact = {
+            "contactId": str(uuid.uuid4()),
+            "contactName": {"lastName": display_name, "firstName": ""},
+            "linkedExternalUser": {"id": str(uuid.uuid4()), "type": "LINE", "buddyUserIds": [member_user_id]},
+            "permission": {"masterUserId": member_user_id, "accessibleRange": "MEMBER"},
+        }
+        now = time.time()
+        with self._lock:
+            self.insert(
+                "contacts",
+                [
+                    (
+                        self.next_ordinal("contacts"),
+                        contact["contactId"],
+                        1,
+                        now,
+                        now,
+                        display_name,
+                        json.dumps(contact, ensure_ascii=False),
+                    )
+                ],
+            )
+        return contact
+
     def has_bot(self, bot_id: int | str) -> bool:
         return self._db.execute("SELECT 1 FROM bots WHERE bot_id = ?", (str(bot_id),)).fetchone() is not None
 

@@ -204,3 +204,93 @@ def test_should_serve_the_signed_bot_callback_on_the_api_server(airflow_up):
     assert (
         requests.post(url, data=b"[", headers=signed, timeout=10).status_code == 401
     )  # signature of another body
+
+
+def _trigger(up, dag_id: str) -> str:
+    """Unpause and trigger ``dag_id`` now through the REST API; returns the run id."""
+    from datetime import datetime, timezone
+
+    api = up.api
+    api.patch(f"{up.airflow_url}/api/v2/dags/{dag_id}", json={"is_paused": False}, timeout=10)
+    now = datetime.now(timezone.utc).isoformat()
+    run = api.post(
+        f"{up.airflow_url}/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": now}, timeout=10
+    ).json()
+    return run["dag_run_id"]
+
+
+def _wait_for(up, dag_id: str, run_id: str, timeout: float = 240) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = up.api.get(f"{up.airflow_url}/api/v2/dags/{dag_id}/dagRuns/{run_id}", timeout=10).json()[
+            "state"
+        ]
+        if state in ("success", "failed"):
+            return state
+        time.sleep(3)
+    return "timeout"
+
+
+def test_should_walk_a_new_friend_through_the_bot_on_the_talk_page(browser, airflow_up, output_dir):
+    """A customer adds a rep as a LINE friend, lineworks_friends asks the rep, and on the sandbox's talk page
+    the rep taps 既存の社外連絡先に紐づけ, types a name and taps the candidate: linked in Salesforce."""
+    from sandbox.control_client import SandboxControl
+    from sandbox.seed import endpoints, salesforce_query
+
+    state = airflow_up.home.parent / "sandbox"
+    found = endpoints(state)
+    salesforce = SandboxControl(found["salesforce"]["url"], found["ca_bundle"])
+    members = SandboxControl(found["lineworks"]["url"], found["ca_bundle"]).directory()["users"]
+    rep = members[0]
+    rep_id = salesforce_query(state, f"SELECT Id FROM User WHERE Email = '{rep['email']}'")[0]["Id"]
+    folder = salesforce.seed(
+        {"records": {"PhonebookFolder__c": [{"Name": "営業1課", "Type__c": "Team", "OwnerId": rep_id}]}}
+    )["created"]["PhonebookFolder__c"][0]
+    salesforce.seed(
+        {
+            "records": {
+                "ExternalContact__c": [
+                    {
+                        "Name": "山本 由紀",
+                        "LastNameKana__c": "ヤマモト",
+                        "FirstNameKana__c": "ユキ",
+                        "CompanyName__c": "株式会社ユキ",
+                        "Folder__c": folder,
+                    }
+                ]
+            }
+        }
+    )
+
+    context = browser.new_context(viewport={"width": 1000, "height": 1000}, ignore_https_errors=True)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{found['lineworks']['url']}/talk")
+    page.locator("#member").select_option(rep["userId"])
+    page.fill("#friendName", "テスト 友子")
+    page.get_by_role("button", name="友だちを追加").click()
+    page.get_by_text("友だち「テスト 友子」を追加しました").wait_for()
+
+    run_id = _trigger(airflow_up, "lineworks_friends")
+    assert _wait_for(airflow_up, "lineworks_friends", run_id) == "success"
+    page.get_by_text("LINEで「テスト 友子」さんと友だちになりました").wait_for()
+    page.screenshot(path=output_dir / "talk-prompt.png", full_page=True)
+    prompt = page.locator(".bubble").filter(has_text="テスト 友子")
+    prompt.get_by_role("button", name="既存の社外連絡先に紐づけ").click()
+    page.get_by_text("既存社外連絡先検索ワードを入力してください").wait_for()
+    page.fill("#text", "山本")
+    page.get_by_role("button", name="送信").click()
+    page.get_by_text("以下の候補からテスト 友子と紐づけるユーザーを選択して下さい").wait_for()
+    card = page.locator(".card").filter(has_text="山本 由紀")
+    page.screenshot(path=output_dir / "talk-candidates.png", full_page=True)
+    card.get_by_role("button", name="この連絡先に紐づけ").click()
+    page.get_by_text("社外連絡先「山本 由紀」と「テスト 友子」さんを紐づけました").wait_for()
+    page.screenshot(path=output_dir / "talk-linked.png", full_page=True)
+    context.close()
+
+    linked = salesforce_query(
+        state, "SELECT LineDisplayName__c FROM ExternalContact__c WHERE Name = '山本 由紀'"
+    )
+    assert [r["LineDisplayName__c"] for r in linked] == ["テスト 友子"]
+    tasks = salesforce_query(state, "SELECT Subject, OwnerId FROM Task WHERE Subject LIKE 'テスト%'")
+    assert [(t["Subject"], t["OwnerId"]) for t in tasks] == [("テスト 友子さんがLINE WORKS交換", rep_id)]
