@@ -41,6 +41,14 @@ def replay_guard():
 
 
 @functools.lru_cache(maxsize=4)
+def _salesforce(conn_id: str):
+    """One Salesforce hook per process and connection: one login (again only when the session expires)."""
+    from hooks.salesforce import SalesforceActivityHook
+
+    return SalesforceActivityHook(conn_id)
+
+
+@functools.lru_cache(maxsize=4)
 def _guard(archive_conn_id: str):
     """One archive (engine and pool) per API server process and connection id."""
     from lineworks_salesforce.bot.replays import ArchiveReplayGuard
@@ -51,15 +59,12 @@ def _guard(archive_conn_id: str):
 
 def handle_event(event: BotEvent) -> None:
     """Run in the background after the 200: the rep's tap or text, answered by the conversation."""
-    from hooks.salesforce import SalesforceActivityHook
     from lineworks_salesforce.bot.conversation import Conversation
     from operators.talk_logs import settings
 
     cfg = settings()
     archive = _guard(cfg.archive_conn_id).archive
-    outcome = Conversation(archive, _lineworks(), SalesforceActivityHook(cfg.salesforce_conn_id)).handle(
-        event
-    )
+    outcome = Conversation(archive, _lineworks(), _salesforce(cfg.salesforce_conn_id)).handle(event)
     log.info("bot: %s event from a member: %s", event.type, outcome)
 
 
