@@ -316,9 +316,22 @@ def _split(script: str) -> Sequence[str]:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    import sqlite3
+
     cursor = dbapi_connection.cursor()
     # the busy timeout first: switching a new file to WAL takes a lock that concurrent openers wait for
     cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL is a property of the file: once one opener set it, the others only read it. Setting it needs a
+    # lock that SQLite does not wait for (seen: "database is locked" while several migrators open a new
+    # file at once), so try again briefly rather than fail the task.
+    for attempt in range(1, 51):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 50:
+                raise
+            time.sleep(0.02 * attempt)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
