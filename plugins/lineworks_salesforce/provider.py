@@ -59,8 +59,8 @@ CONN_FIELDS = {
     ),
     "private_key": _field(
         "Private Key",
-        "必須。Service Account の Private Key（PEM、-----BEGIN PRIVATE KEY----- から全文）",
-        "Required. The Service Account's private key, the whole PEM (-----BEGIN PRIVATE KEY----- …)",
+        "必須。Service Account の Private Key（PEM ファイルの中身を、BEGIN の行から END の行まで全文）",
+        "Required. The Service Account's private key: the whole PEM file, its BEGIN line to its END line",
         secret=True,
     ),
     "bot_id": _field(
