@@ -23,24 +23,15 @@ ON CONFLICT (source_id) DO NOTHING;
 INSERT INTO lw_message_sources (source_id, message_key) VALUES (:source_id, :message_key)
 ON CONFLICT (source_id, message_key) DO NOTHING;
 
--- name: list_sources
+-- name: sources
 SELECT s.source_id, s.kind, s.name, s.sha256, s.window_start, s.window_end, s.triggered_by, s.run_id,
        s.archived_at,
        (SELECT COUNT(*) FROM lw_messages m WHERE m.source = s.source_id) AS messages,
        (SELECT COUNT(*) FROM lw_message_sources ms WHERE ms.source_id = s.source_id) AS file_lines,
        (SELECT COUNT(*) FROM lw_quarantine q WHERE q.source = s.source_id) AS quarantined
 FROM lw_sources s
-WHERE (:kind IS NULL OR s.kind = :kind)
+WHERE (:kind IS NULL OR s.kind = :kind) AND (:source_id IS NULL OR s.source_id = :source_id)
 ORDER BY s.archived_at, s.source_id;
-
--- name: source_by_id
-SELECT s.source_id, s.kind, s.name, s.sha256, s.window_start, s.window_end, s.triggered_by, s.run_id,
-       s.archived_at,
-       (SELECT COUNT(*) FROM lw_messages m WHERE m.source = s.source_id) AS messages,
-       (SELECT COUNT(*) FROM lw_message_sources ms WHERE ms.source_id = s.source_id) AS file_lines,
-       (SELECT COUNT(*) FROM lw_quarantine q WHERE q.source = s.source_id) AS quarantined
-FROM lw_sources s
-WHERE s.source_id = :source_id;
 
 -- name: source_lines
 -- the messages a file import delivered, whether it was their first source (own) or not

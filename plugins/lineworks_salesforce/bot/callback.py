@@ -26,8 +26,8 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -48,14 +48,13 @@ class BotCredentials:
 
 @dataclass(frozen=True)
 class BotEvent:
-    """A verified, well-formed callback event (``raw``: the documented JSON)."""
+    """A verified, well-formed callback event: what the conversation needs of it."""
 
     type: str
     user_id: str | None
     channel_id: str | None
     text: str | None = None  # message events: content.text
     postback: str | None = None  # a button tap (message.content.postback) or a carousel tap (data)
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 class ReplayGuard(Protocol):
@@ -114,7 +113,7 @@ def parse_event(body: bytes) -> BotEvent:
         if not isinstance(data.get("data"), str):
             raise EventRefused("data: expected text")
         postback = data["data"]
-    return BotEvent(etype, user_id, channel_id, text, postback, data)
+    return BotEvent(etype, user_id, channel_id, text, postback)
 
 
 def create_app(

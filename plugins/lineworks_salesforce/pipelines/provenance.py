@@ -10,7 +10,7 @@ from lineworks_salesforce.archive import Archive
 
 def list_sources(archive: Archive, kind: str | None = None) -> list[dict[str, Any]]:
     """Every source the archive holds lines of (oldest first), with its counts."""
-    return archive.query("list_sources", {"kind": kind})
+    return archive.query("sources", {"kind": kind, "source_id": None})
 
 
 def source_lines(archive: Archive, source_id: str) -> list[dict[str, Any]]:
@@ -24,7 +24,7 @@ def find_source(archive: Archive, sha256_or_id: str) -> dict[str, Any]:
     sha = text[len("file:") :] if text.startswith("file:") else text
     if not re.fullmatch(r"[0-9a-f]{64}", sha):
         raise ValueError("--source: expected the file's SHA-256 (64 hexadecimal digits)")
-    rows = archive.query("source_by_id", {"source_id": f"file:{sha}"})
+    rows = archive.query("sources", {"kind": None, "source_id": f"file:{sha}"})
     if rows:
         return rows[0]
     raise LookupError(f"--source: no imported file with SHA-256 {sha} in the archive")

@@ -24,6 +24,7 @@ top level that is not a mapping and syntax errors (with line and column) are ref
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from datetime import timedelta
@@ -152,12 +153,20 @@ def _file_setting(name: str, default: Any, defaults_file: Path) -> Any:
     """One setting of the settings file, checked alone (read when the DAG files are parsed: light, no
     Variable, no other setting checked)."""
     source = file_source(defaults_file)
+    path = Path(defaults_file)
     failure = None
     try:
-        return CHECKS[name](name, read_defaults(Path(defaults_file)).get(name, default))
+        mtime = path.stat().st_mtime_ns if path.exists() else None
+        return CHECKS[name](name, _defaults_once(str(path), mtime).get(name, default))
     except Invalid as exc:
         failure = exc.error(source)
     raise failure
+
+
+@functools.lru_cache(maxsize=8)
+def _defaults_once(path: str, mtime_ns: int | None) -> dict[Any, Any]:
+    """The settings file read once per version of it (several DAG files ask for parse-time settings)."""
+    return read_defaults(Path(path))
 
 
 def file_task_timeouts(defaults_file: Path = DEFAULTS_FILE) -> dict[str, timedelta]:
