@@ -6,13 +6,14 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import bench_lineworks, bench_loader, bench_redact, bench_talklogs
+from benchmarks import bench_bot, bench_lineworks, bench_loader, bench_redact, bench_talklogs
 
 BENCHMARKS = {
     "lineworks": bench_lineworks.run,
     "loader": bench_loader.run,
     "talklogs": bench_talklogs.run,
     "redact": bench_redact.run,
+    "bot": bench_bot.run,
 }
 
 

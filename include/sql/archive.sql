@@ -229,7 +229,7 @@ ON CONFLICT (digest) DO NOTHING;
 DELETE FROM lw_bot_callbacks WHERE received_at < :before;
 
 -- name: friend_prompt_statuses
-SELECT contact_id, member_user_id, display_name, status FROM lw_friend_prompts;
+SELECT contact_id, member_user_id, display_name, status, updated_at FROM lw_friend_prompts;
 
 -- name: set_friend_prompt
 INSERT INTO lw_friend_prompts (contact_id, member_user_id, display_name, status, updated_at, run_id)

@@ -81,8 +81,11 @@ def prompt_friends(context: dict) -> dict:
         raise configuration_error("lineworks_friends needs a data interval: trigger it with a logical date")
     run = make_run(context, migrate=True)
     cfg = run.settings
-    summary = prompt_new_friends(
-        run, LineWorksHook(cfg.lineworks_conn_id), SalesforceActivityHook(cfg.salesforce_conn_id), start, end
-    )
+    # the prompts' own pace: prompts_per_minute, never above the connection's own limit for bot messages
+    # (a Free plan's 60/min), so that the bot's replies to reps keep the rest of it
+    limits = LineWorksHook(cfg.lineworks_conn_id).settings.rate_limits
+    pace = min(cfg.prompts_per_minute, int(limits.get("bot.message", limits["default"])))
+    lineworks = LineWorksHook(cfg.lineworks_conn_id, rate_limits={"bot.message": pace})
+    summary = prompt_new_friends(run, lineworks, SalesforceActivityHook(cfg.salesforce_conn_id), start, end)
     log.info("lineworks_friends summary: %s", summary)
     return summary

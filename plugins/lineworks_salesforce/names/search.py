@@ -5,7 +5,8 @@ One SOQL query per search. It is restricted **in the SOQL** to contacts in phone
 (``Folder__r.OwnerId``: their shared, personal and team folders), and asks for any searched field containing
 one of a few anchors — the query's words in the forms a name may be stored in (katakana, hiragana,
 half-width kana, romaji as kana, variant kanji, a full name's first two characters for a name stored with a
-space). Every value is a SOQL literal with its ``%``/``_`` escaped
+space) — and, for a one-word Japanese name, each way to split it into last and first name, looked up in the
+name fields and as a name with a space (``林香織`` finds ``林 香織``). Every value is a SOQL literal with
 (:mod:`lineworks_salesforce.salesforce_model.soql`). The candidates are then ranked in Python on the
 normalised names (:mod:`lineworks_salesforce.names.normalize`): exact > prefix > partial, ties in a stable
 order (field, name, Id); the top 7 are shown.
@@ -33,6 +34,7 @@ TOP = 7
 MAX_QUERY_CHARS = 40  # a name, not a paragraph: longer input is refused before any query
 MAX_ANCHORS = 16
 MAX_CANDIDATES = 500  # records one search reads (ranked in Python)
+MAX_SPLIT_CHARS = 10  # a one-word name up to this long is also looked up split into last + first name
 # (API name, label) of the fields searched, in the order that breaks ties
 FIELDS = (
     ("Name", "社外連絡先名"),
@@ -111,22 +113,53 @@ def anchors(query: str) -> list[str]:
     return found[:MAX_ANCHORS]
 
 
+def splits(query: str) -> list[tuple[str, str]]:
+    """A one-word Japanese query typed without the space between last and first name, split every way
+    it can be (``林香織`` → ``林`` + ``香織``, ``林香`` + ``織``): what a name stored in two fields, or with a
+    space, is looked up by (its words alone are no substring of ``林 香織``)."""
+    ws = words(query)
+    if len(ws) != 1 or ws[0].isascii() or not 2 <= len(ws[0]) <= MAX_SPLIT_CHARS:
+        return []
+    return [(ws[0][:i], ws[0][i:]) for i in range(1, len(ws[0]))]
+
+
+def _split_clauses(parts: list[tuple[str, str]]) -> tuple[list[str], dict[str, Any]]:
+    clauses, values = [], {}
+    for i, (last, first) in enumerate(parts):
+        values |= {f"l{i}": last, f"f{i}": first}
+        values |= {
+            f"n{i}": Like(f"{last} {first}", "prefix"),
+            f"w{i}": Like(f"{last}\u3000{first}", "prefix"),
+        }
+        clauses += [f"Name LIKE {{n{i}}}", f"Name LIKE {{w{i}}}"]
+        clauses.append(f"(LastName__c = {{l{i}}} AND FirstName__c = {{f{i}}})")
+        clauses.append(f"(LastNameKana__c = {{l{i}}} AND FirstNameKana__c = {{f{i}}})")
+    return clauses, values
+
+
 def search_soql(query: str, owner_id: str) -> str:
     """The one SOQL query of a search by the rep whose Salesforce User Id is ``owner_id`` (as many of the
-    anchors as keep its URL within the REST URI limit)."""
-    found = anchors(query)
+    anchors as keep its URL within the REST URI limit; the splits of a one-word name first)."""
+    found, parts = anchors(query), splits(query)
     while True:
-        clauses = " OR ".join(f"{field} LIKE {{a{i}}}" for i in range(len(found)) for field, _ in FIELDS)
+        split_clauses, split_values = _split_clauses(parts)
+        clauses = " OR ".join(
+            [f"{field} LIKE {{a{i}}}" for i in range(len(found)) for field, _ in FIELDS] + split_clauses
+        )
         text = soql(
             f"SELECT {SELECT} FROM ExternalContact__c WHERE Folder__r.OwnerId = {{owner}} AND ({clauses}) "
             "ORDER BY Name LIMIT {n}",
             owner=owner_id,
             n=MAX_CANDIDATES,
             **{f"a{i}": Like(a, mode="contains") for i, a in enumerate(found)},
+            **split_values,
         )
-        if len(found) == 1 or len(query_path(text)) <= QUERY_URL_MAX_BYTES:
+        if (len(found) == 1 and not parts) or len(query_path(text)) <= QUERY_URL_MAX_BYTES:
             return text
-        found = found[:-1]
+        if len(found) > 1:
+            found = found[:-1]
+        else:
+            parts = parts[:-1]
 
 
 def rank(query: str, records: Iterable[dict[str, Any]], top: int = TOP) -> list[Candidate]:

@@ -25,6 +25,8 @@ RETRY_UNRESOLVED_DAYS_MAX = 365
 ROWS_MAX = 1_000_000
 IMPORT_MAX_BYTES_MAX = 1024**4  # 1 TiB
 IMPORT_MAX_DAYS_MAX = 3_660
+PROMPTS_PER_MINUTE_MAX = 240  # the bot API's limit (Standard/Advanced plans, DOC:rate-limits)
+PROMPTS_PER_RUN_MAX = 100_000
 # execution_timeout per task id in minutes; "default" for a task not listed (documented in settings.yaml).
 DEFAULT_TASK_TIMEOUT_MINUTES = {
     "default": 60.0,
@@ -62,6 +64,9 @@ class Settings:
     import_max_bytes: int = 2 * 1024**3
     import_max_days: int = 400
     file_import_enabled: bool = True
+    friends_lookback_hours: float = 1
+    prompts_per_minute: int = 120
+    prompts_per_run: int = 1_000
     task_timeout_minutes: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TASK_TIMEOUT_MINUTES))
 
     def __post_init__(self) -> None:
@@ -97,6 +102,9 @@ CHECKS: dict[str, checks.Check] = {
     "import_max_bytes": checks.whole(1, IMPORT_MAX_BYTES_MAX),
     "import_max_days": checks.whole(1, IMPORT_MAX_DAYS_MAX),
     "file_import_enabled": checks.flag,
+    "friends_lookback_hours": checks.number(0, LOOKBACK_HOURS_MAX),
+    "prompts_per_minute": checks.whole(1, PROMPTS_PER_MINUTE_MAX),
+    "prompts_per_run": checks.whole(1, PROMPTS_PER_RUN_MAX),
     "task_timeout_minutes": checks.task_timeouts,
 }
 # The names the YAML file and the Variable may set.

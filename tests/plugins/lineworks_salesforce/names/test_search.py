@@ -23,6 +23,9 @@ MINE = [
     ("オブライエン ショーン", None, None, "オブライエン", "ショーン", "Sean O'Brien", None, "O'Brien & Co."),
     ("100%_担当者", None, None, None, None, None, None, None),
     ("C:\\share 担当", None, None, None, None, None, None, None),
+    ("林 香織", "林", "香織", "ハヤシ", "カオリ", None, None, None),  # a one-character last name
+    ("森 優", "森", "優", "モリ", "ユウ", None, None, None),
+    ("原\u3000望", None, None, None, None, None, None, None),  # only a Name, with U+3000
 ]
 # in rep B's folder, or in no folder: never found by rep A
 OTHERS = [
@@ -150,6 +153,11 @@ CASES = [
     ("100%", "100%_担当者", "prefix"),
     ("%_", "100%_担当者", "partial"),
     ("C:\\share", "C:\\share 担当", "prefix"),
+    ("林香織", "林 香織", "exact"),  # typed without the space: looked up split, 林 + 香織
+    ("森優", "森 優", "exact"),
+    ("はやしかおり", "林 香織", "exact"),  # split in the kana fields
+    ("ﾓﾘﾕｳ", "森 優", "exact"),
+    ("原望", "原\u3000望", "exact"),  # split, as a Name with U+3000
     ("山田", None, None),  # rep B's folder
     ("山田 太郎", None, None),
     ("Taro Yamada", None, None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -94,6 +95,10 @@ def tenant(lineworks_sandbox, lineworks_conn, salesforce_sandbox, salesforce_con
     return Run(archive, load_settings(), "scheduled__1", domain_id="10000001")
 
 
+def _with(run, **settings):
+    return dataclasses.replace(run, settings=dataclasses.replace(run.settings, **settings))
+
+
 def _run(run, start=T0, minutes=10):
     return prompt_new_friends(
         run, LineWorksHook(), SalesforceActivityHook(), start, start + timedelta(minutes=minutes)
@@ -116,12 +121,15 @@ def test_should_ask_every_served_rep_once_about_every_friend_at_first_install(te
     assert summary == {
         "first_install": True,
         "friends": 4,
+        "queued": 5,
+        "unlinked": 0,
         "prompted": 3,
+        "reoffered": 0,
         "already_registered": 1,
         "not_served": 1,
         "failed": 0,
         "failed_by": {},
-        "known": 0,
+        "left_for_next_run": 0,
     }
     assert _said(lineworks_sandbox) == [
         (MATSUYAMA, "buttons", "ゆき"),
@@ -143,6 +151,7 @@ def test_should_ask_every_served_rep_once_about_every_friend_at_first_install(te
 
     again = _run(tenant)  # a retry, or the next run over the same friends: nobody is asked twice
     assert (again["first_install"], again["prompted"], again["already_registered"]) == (False, 0, 0)
+    assert (again["queued"], again["not_served"]) == (0, 1)  # okada's friend waits for okada to be served
     assert len(_said(lineworks_sandbox)) == 4
 
 
@@ -170,3 +179,121 @@ def test_should_try_a_failed_send_again_on_the_next_run(tenant, lineworks_sandbo
     second = _run(tenant, start=T0 + timedelta(days=3))  # its window holds none of these friends
     assert (second["prompted"] + second["already_registered"], second["failed"]) == (1, 0)
     assert len(_said(lineworks_sandbox)) == 4
+
+
+def _one(sf, query: str) -> str:
+    (record,) = sf.query_records(query)
+    return record["Id"]
+
+
+def _answer(run, contact_id: str, member: str, status: str) -> None:
+    """What the callback app records when the rep answers (the conversation's own statement)."""
+    row = run.archive.query("friend_prompt", {"contact_id": contact_id, "member_user_id": member})[0]
+    run.archive.execute(
+        "set_friend_prompt", {**row, "status": status, "updated_at": row["updated_at"], "run_id": "bot"}
+    )
+
+
+def test_should_not_ask_again_about_a_friend_answered_before_the_next_run_looks_back(
+    tenant, lineworks_sandbox
+):
+    _run(tenant)  # first install
+    lineworks_sandbox.seed(
+        {"contacts": [_contact("c-new", "新しいお客様", [TANAKA], T0 + timedelta(hours=2))]}
+    )
+    assert _run(tenant, start=T0 + timedelta(hours=2))["prompted"] == 1
+    SalesforceActivityHook().create_record(
+        "ExternalContact__c", {"Name": "新", "LineWorksContactId__c": "c-new"}
+    )
+    for status in ("searching", "ignored", "registered"):
+        _answer(tenant, "c-new", TANAKA, status)
+        # the next run's look-back still lists the friend; whatever the rep answered, nobody is asked again
+        later = _run(tenant, start=T0 + timedelta(hours=2, minutes=10))
+        assert (later["friends"], later["queued"], later["prompted"]) == (1, 0, 0)
+    assert sum(name == "新しいお客様" for *_, name in _said(lineworks_sandbox)) == 1
+
+
+def test_should_look_back_as_far_as_the_setting_says(tenant, lineworks_sandbox):
+    _run(tenant)
+    lineworks_sandbox.seed(
+        {"contacts": [_contact("c-new", "新しいお客様", [TANAKA], T0 + timedelta(hours=2))]}
+    )
+    window = T0 + timedelta(hours=3, minutes=30)  # 90 minutes after the friend was added
+    assert _run(tenant, start=window)["friends"] == 0  # default look-back: 1 hour
+    assert _run(_with(tenant, friends_lookback_hours=2), start=window)["prompted"] == 1
+
+
+def test_should_send_at_most_prompts_per_run_and_leave_the_rest_in_order_for_the_next_run(
+    tenant, lineworks_sandbox
+):
+    run = _with(tenant, prompts_per_run=2)
+    first = _run(run)
+    assert (first["queued"], first["prompted"] + first["already_registered"], first["left_for_next_run"]) == (
+        5,
+        2,
+        2,
+    )
+    # a friend added now is asked before the rest of the first-install queue
+    lineworks_sandbox.seed(
+        {"contacts": [_contact("c-new", "新しいお客様", [TANAKA], T0 + timedelta(hours=2))]}
+    )
+    second = _run(run, start=T0 + timedelta(hours=2))
+    assert (second["queued"], second["prompted"] + second["already_registered"]) == (1, 2)
+    assert second["left_for_next_run"] == 1
+    assert (TANAKA, "buttons", "新しいお客様") in _said(lineworks_sandbox)
+    third = _run(run, start=T0 + timedelta(hours=2, minutes=10))
+    assert (third["prompted"] + third["already_registered"], third["left_for_next_run"]) == (1, 0)
+    said = _said(lineworks_sandbox)
+    assert len(said) == len(set(said)) == 5  # everyone asked, once
+
+
+def test_should_ask_a_rep_given_the_permission_set_later_about_their_waiting_friends(
+    tenant, lineworks_sandbox, salesforce_sandbox
+):
+    _run(tenant)
+    sf = SalesforceActivityHook()
+    okada = _one(sf, "SELECT Id FROM User WHERE Username = 'okada@example.com'")
+    served_set = _one(sf, "SELECT Id FROM PermissionSet WHERE Name = 'LineWorks_User'")
+    salesforce_sandbox.control.seed(
+        {"records": {"PermissionSetAssignment": [{"AssigneeId": okada, "PermissionSetId": served_set}]}}
+    )
+    later = _run(tenant, start=T0 + timedelta(days=1))
+    assert (later["prompted"], later["not_served"]) == (1, 0)
+    assert (OKADA, "buttons", "岡田さんの友だち") in _said(lineworks_sandbox)
+
+
+def test_should_offer_the_buttons_again_once_when_a_friend_s_link_is_removed(tenant, lineworks_sandbox):
+    _run(tenant)  # ケン is on a 社外連絡先 already: MATSUYAMA was told so
+    _answer(tenant, "c-hana", TANAKA, "registered")
+    hana = SalesforceActivityHook().create_record(
+        "ExternalContact__c", {"Name": "花子", "LineWorksContactId__c": "c-hana"}
+    )
+    assert _run(tenant, start=T0 + timedelta(days=1))["unlinked"] == 0  # both links in place
+
+    sf = SalesforceActivityHook()
+    ken = _one(sf, "SELECT Id FROM ExternalContact__c WHERE LineWorksContactId__c = 'c-ken'")
+    sf.update_record("ExternalContact__c", ken, {"LineWorksContactId__c": None})  # the link cleared
+    assert [r.status for r in sf.delete_records([hana])] == ["deleted"]  # the record deleted
+    removed = _run(tenant, start=T0 + timedelta(days=2))
+    assert (removed["unlinked"], removed["reoffered"], removed["prompted"]) == (2, 2, 0)
+    offers = [
+        (m["targetId"], m["content"]["contentText"])
+        for m in lineworks_sandbox.control.bot_messages(lineworks_sandbox.creds.bot_id)
+        if m["content"]["type"] == "button_template" and "解除" in m["content"]["contentText"]
+    ]
+    assert sorted(offers) == [
+        (
+            MATSUYAMA,
+            "「ケン」さんと社外連絡先の紐づけが解除されました。もう一度登録しますか？"
+            "（新規登録 / 既存の社外連絡先に紐づけ / 対象外）",
+        ),
+        (
+            TANAKA,
+            "「はなちゃん」さんと社外連絡先の紐づけが解除されました。もう一度登録しますか？"
+            "（新規登録 / 既存の社外連絡先に紐づけ / 対象外）",
+        ),
+    ]
+    # the taps work again (the question is open), and the offer is made once
+    row = tenant.archive.query("friend_prompt", {"contact_id": "c-ken", "member_user_id": MATSUYAMA})[0]
+    assert row["status"] == "prompted"
+    assert _run(tenant, start=T0 + timedelta(days=3))["reoffered"] == 0

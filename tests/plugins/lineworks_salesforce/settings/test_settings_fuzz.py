@@ -194,6 +194,9 @@ FIELD_CASES: dict[str, dict[str, object]] = {
     "import_max_bytes": _int(1, 1024**4),
     "import_max_days": _int(1, 3_660),
     "file_import_enabled": _flag(),
+    "friends_lookback_hours": _float(744),
+    "prompts_per_minute": _int(1, 240),
+    "prompts_per_run": _int(1, 100_000),
     "task_timeout_minutes": {
         "wrong type": SECRET,
         "list": [SECRET],
