@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_talklogs import _connect as _connect_both
-from benchmarks.bench_talklogs import _seed_tenant
+from benchmarks.bench_talklogs import _seed_tenant, _sf_calls
 from sandbox.credentials import ensure_credentials, ensure_salesforce_credentials
 from sandbox.lineworks import scenario
 from sandbox.process import ROOT, SandboxProcess
@@ -121,7 +121,7 @@ def _bench_sweep(sandbox: SandboxProcess, creds, sf_creds, small: bool) -> dict:
     runs, total_started = [], clock()
     for i in range(1000):
         window = start + i * WINDOW
-        before = sandbox.control.stats()["calls"]
+        before, sf_before = sandbox.control.stats()["calls"], _sf_calls(sandbox)
         began = clock()
         summary = prompt_friends(
             {
@@ -132,6 +132,7 @@ def _bench_sweep(sandbox: SandboxProcess, creds, sf_creds, small: bool) -> dict:
         )
         seconds = clock() - began
         calls = _diff(sandbox.control.stats()["calls"], before)
+        sf_calls = _sf_calls(sandbox) - sf_before
         sent = summary["prompted"] + summary["reoffered"] + summary["already_registered"]
         row = {
             "run": i + 1,
@@ -143,13 +144,18 @@ def _bench_sweep(sandbox: SandboxProcess, creds, sf_creds, small: bool) -> dict:
             "left_for_next_run": summary["left_for_next_run"],
             "bot_calls": calls.get("bot.send_user", 0),
             "refused_429": sum(v for k, v in calls.items() if k.endswith("!429")),
+            "lineworks_calls": sum(
+                v for k, v in calls.items() if "!" not in k and not k.startswith("token.")
+            ),
+            "salesforce_calls": sf_calls,
             "per_minute": round(sent / seconds * 60, 1) if seconds else 0.0,
         }
         runs.append(row)
         print(
             f"  run {row['run']}: {sent:,} sent in {seconds:.1f}s ({row['per_minute']}/min), "
-            f"{row['bot_calls']:,} bot calls, {row['refused_429']} refused (429), {row['failed']} failed, "
-            f"{row['left_for_next_run']:,} left",
+            f"{row['bot_calls']:,} bot calls ({row['lineworks_calls']:,} LINE WORKS calls in all), "
+            f"{row['refused_429']} refused (429), {row['failed']} failed, {row['left_for_next_run']:,} left; "
+            f"{sf_calls} Salesforce calls",
             flush=True,
         )
         if summary["left_for_next_run"] == 0 and sent == 0:
