@@ -1,11 +1,14 @@
 """The registration bot's prompts (``lineworks_friends``), every 10 minutes.
 
-Each run looks at the LINE friends created in its data interval (with a look-back) and asks each served
-rep — a LINE WORKS member whose Salesforce user holds the ``LineWorks_User`` or ``LineWorks_Admin``
-permission set — once, by a bot message with buttons, what to do with that friend: 新規登録 / 既存の社外連絡先
-に紐づけ / 対象外. A friend already on a 社外連絡先 gets 「既に〇〇さんは社外連絡先に作成済です」 instead. The
-first run ever asks about every existing friend (first install). What was said is kept in the archive, so
-retries and later runs never ask twice; failed sends are tried again by the next run.
+Each run looks at the LINE friends created in its data interval (with ``friends_lookback_hours`` of
+look-back) and asks each served rep — a LINE WORKS member whose Salesforce user holds the ``LineWorks_User``
+or ``LineWorks_Admin`` permission set — once, by a bot message with buttons, what to do with that friend:
+新規登録 / 既存の社外連絡先に紐づけ / 対象外. A friend already on a 社外連絡先 gets
+「既に〇〇さんは社外連絡先に作成済です」 instead; a friend whose 社外連絡先 link was removed is offered
+the buttons again. The first run ever queues every existing friend (first install). Prompts wait in a
+queue in the archive: a run sends at most ``prompts_per_run`` of them, this window's friends first, paced
+at ``prompts_per_minute``; retries and later runs never ask twice, and failed sends are tried again by the
+next run. See docs/bot.md.
 
 Connections: ``lineworks_default`` (Bot ID and Bot Secret), ``salesforce_default``, ``lineworks_archive``.
 """

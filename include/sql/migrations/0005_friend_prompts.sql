@@ -1,6 +1,8 @@
--- Migration 5: the registration bot's prompts. One row per (LINE WORKS contact, member) with what the bot
--- told that member about that friend: prompted (the three buttons), already_registered (the contact is on
--- a 社外連絡先 already) or failed (the send failed, the next run tries again). A member is prompted once.
+-- Migration 5: the registration bot's prompts. One row per (LINE WORKS contact, member): the queue of
+-- lineworks_friends and the state of the conversation. status: queued (to send, and a failed send stays queued),
+-- unlinked (its 社外連絡先 link was removed: to offer again), prompted (the three buttons were sent),
+-- already_registered (told the contact is on a 社外連絡先), searching (asked for a search word), registered,
+-- ignored (対象外). Older versions wrote failed for a failed send, read as queued.
 CREATE TABLE IF NOT EXISTS lw_friend_prompts (
     contact_id     TEXT NOT NULL,
     member_user_id TEXT NOT NULL,
