@@ -139,8 +139,12 @@ def prompt_new_friends(
         if (f.contact_id, m) not in rows
     }
     watched = [k for k, r in rows.items() if r["status"] in LINKED]
-    waiting = [k for k, r in rows.items() if r["status"] in TO_SEND]
-    registered = registered_contacts(salesforce) if new or watched or waiting else {}
+    queue = [
+        (k, r["display_name"], r["status"], r["updated_at"])
+        for k, r in rows.items()
+        if r["status"] in TO_SEND
+    ]
+    registered = registered_contacts(salesforce) if new or watched or queue else {}
     unlinked = [k for k in watched if k[0] not in registered]
     archive.execute_many(
         "set_friend_prompt",
@@ -149,7 +153,6 @@ def prompt_new_friends(
     )
     if first_install:  # every existing friend is in the queue now
         archive.execute("set_bot_state", {"name": SWEPT, "value": now})
-    queue = [(k, r["display_name"], r["status"], r["updated_at"]) for k, r in rows.items() if k in waiting]
     queue += [(k, rows[k]["display_name"], UNLINKED, now) for k in unlinked]
     queue += [(k, name, QUEUED, now) for k, name in new.items()]
     # this window's friends first (a rep waits about ten minutes, not behind a sweep), then the oldest
