@@ -81,11 +81,12 @@ def prompt_friends(context: dict) -> dict:
         raise configuration_error("lineworks_friends needs a data interval: trigger it with a logical date")
     run = make_run(context, migrate=True)
     cfg = run.settings
-    # the prompts' own pace: prompts_per_minute, never above the connection's own limit for bot messages
-    # (a Free plan's 60/min), so that the bot's replies to reps keep the rest of it
+    # the prompts' own pace: prompts_per_minute, never above the connection's own limit for bot messages (the
+    # callback app's replies share the tenant's limit: leave them room, as the default, half, does)
     limits = LineWorksHook(cfg.lineworks_conn_id).settings.rate_limits
     pace = min(cfg.prompts_per_minute, int(limits.get("bot.message", limits["default"])))
     lineworks = LineWorksHook(cfg.lineworks_conn_id, rate_limits={"bot.message": pace})
-    summary = prompt_new_friends(run, lineworks, SalesforceActivityHook(cfg.salesforce_conn_id), start, end)
+    salesforce = SalesforceActivityHook(cfg.salesforce_conn_id)
+    summary = prompt_new_friends(run, lineworks, salesforce, start, end, pace=pace)
     log.info("lineworks_friends summary: %s", summary)
     return summary

@@ -1,11 +1,12 @@
 """``lineworks_friends``: ask each served rep, once, what to do with a new LINE friend.
 
-Every run lists the LINE friends created in its window (Contacts API, ``CREATED_TIME``, with the setting
-``friends_lookback_hours`` before it so a late run misses nobody); the first run ever lists every existing
-friend of every member instead (first install). Each (friend, member whose friend it is) not seen before is
-**queued** in the archive (``lw_friend_prompts``), and the run then sends from the queue — this window's
-friends first, then the oldest — at most ``prompts_per_run`` messages (the hook paces them at
-``prompts_per_minute``); what is left waits, in order, for the next run. For each queued pair:
+Every run lists the LINE friends created since the end of the last window listed (so skipped runs lose
+nobody), with ``friends_lookback_hours`` of look-back for friends listed late (Contacts API,
+``CREATED_TIME``); the first run ever lists every existing friend of every member instead (first install).
+Each (friend, member whose friend it is) not seen before is **queued** in the archive
+(``lw_friend_prompts``), and the run then sends from the queue — this window's friends first, then the
+oldest — at most ``prompts_per_run`` messages and no more than ``SEND_MINUTES`` at the pace (the hook
+paces them at ``prompts_per_minute``); what is left waits, in order, for the next run. For each queued pair:
 
 - a member who is not **served** — no active Salesforce user (matched by ``LineWorksUserId__c``, else by
   e-mail) holding the ``LineWorks_User`` or ``LineWorks_Admin`` permission set — is skipped, counted, and
@@ -17,8 +18,9 @@ friends first, then the oldest — at most ``prompts_per_run`` messages (the hoo
 
 A pair whose friend was on a 社外連絡先 (``registered`` by the bot, ``already_registered``) and no longer is
 (the link was cleared or the record deleted) is queued again (``unlinked``) and offered the same buttons
-once more. Each send is recorded as it happens, so a retry or the next run never sends twice; a failed send
-stays queued and is tried again by the next run.
+once more. Each send is recorded as it happens, so a retry or the next run never sends twice; a failed
+send goes to the back of the queue for a later run, and ``MAX_FAILURES_IN_A_ROW`` failures stop the run
+(:class:`PromptsFailing`).
 """
 
 from __future__ import annotations
@@ -37,8 +39,23 @@ QUEUED, UNLINKED = "queued", "unlinked"
 TO_SEND = frozenset({QUEUED, UNLINKED, "failed"})  # "failed": a failed send, as an older version recorded it
 LINKED = frozenset({"registered", "already_registered"})  # watched: a removed link is offered again
 SWEPT = "friends_swept"
+LISTED = (
+    "friends_listed_until"  # the end of the latest window listed: a late run lists the windows it skipped
+)
+SEND_MINUTES = 9  # a run sends at most this many minutes' worth at its pace (within the 10-minute schedule)
+MAX_FAILURES_IN_A_ROW = 20  # then the run stops sending and fails: the API or the connection is broken
 POSTBACK = "lwsf:{action}:{contact_id}"  # what a tap sends back (≤ 300 characters)
 ACTIONS = (("new", "新規登録"), ("link", "既存の社外連絡先に紐づけ"), ("ignore", "対象外"))
+
+
+class PromptsFailing(RuntimeError):
+    """Sends failed one after another: the run stopped sending (the queue keeps the rest)."""
+
+
+def run_budget(prompts_per_run: int, pace: int | None) -> int:
+    """Messages one run may send: ``prompts_per_run``, and no more than ``SEND_MINUTES`` at ``pace`` a
+    minute (so that a slow pace, e.g. a Free plan's, still ends a run within the schedule and the timeout)."""
+    return min(prompts_per_run, pace * SEND_MINUTES) if pace else prompts_per_run
 
 
 class FriendsClient(Protocol):
@@ -119,16 +136,29 @@ def registered_contacts(salesforce: RecordSource) -> dict[str, str]:
 
 
 def prompt_new_friends(
-    run: Run, lineworks: FriendsClient, salesforce: RecordSource, start: datetime, end: datetime
+    run: Run,
+    lineworks: FriendsClient,
+    salesforce: RecordSource,
+    start: datetime,
+    end: datetime,
+    *,
+    pace: int | None = None,
 ) -> dict[str, Any]:
-    """One ``lineworks_friends`` run: queue the new friends, send from the queue (see the module)."""
+    """One ``lineworks_friends`` run: queue the new friends, send from the queue (see the module).
+
+    :param pace: the messages per minute the client sends at, which bounds a run's sends (:func:`run_budget`).
+    """
     settings, archive = run.settings, run.archive
     first_install = not archive.query("bot_state", {"name": SWEPT})
+    listed = archive.query("bot_state", {"name": LISTED})
+    lookback = timedelta(hours=settings.friends_lookback_hours)
     if first_install:
         contacts: Iterable[dict[str, Any]] = lineworks.list_friends()
     else:
-        lookback = timedelta(hours=settings.friends_lookback_hours)
-        contacts = lineworks.list_friends(start - lookback, end, date_type="CREATED_TIME")
+        since = start - lookback
+        if listed:  # from the end of the last window listed, should runs have been skipped since
+            since = min(since, datetime.fromisoformat(listed[0]["value"]) - lookback)
+        contacts = lineworks.list_friends(since, end, date_type="CREATED_TIME")
     friends = [f for f in (friend_from_contact(c) for c in contacts) if f is not None]
     rows = {(r["contact_id"], r["member_user_id"]): r for r in archive.query("friend_prompt_statuses")}
     now = _now()
@@ -153,6 +183,8 @@ def prompt_new_friends(
     )
     if first_install:  # every existing friend is in the queue now
         archive.execute("set_bot_state", {"name": SWEPT, "value": now})
+    if not listed or datetime.fromisoformat(listed[0]["value"]) < end:
+        archive.execute("set_bot_state", {"name": LISTED, "value": end.isoformat()})
     queue += [(k, rows[k]["display_name"], UNLINKED, now) for k in unlinked]
     queue += [(k, name, QUEUED, now) for k, name in new.items()]
     # this window's friends first (a rep waits about ten minutes, not behind a sweep), then the oldest
@@ -161,11 +193,20 @@ def prompt_new_friends(
     served = served_members(lineworks.list_users(), salesforce) if queue else {}
     to_send = [q for q in queue if q[0][1] in served]
     counts["not_served"] = len(queue) - len(to_send)
-    sending, later = to_send[: settings.prompts_per_run], to_send[settings.prompts_per_run :]
-    for key, name, status, _ in sending:
-        sent = _send(lineworks, key, name, status, registered, counts)
-        if sent is not None:  # recorded send by send: a retry re-sends none
-            archive.execute("set_friend_prompt", _row(key, name, sent, _now(), run.run_id))
+    budget = run_budget(settings.prompts_per_run, pace)
+    sending, later = to_send[:budget], to_send[budget:]
+    in_a_row = 0
+    for i, (key, name, status, _) in enumerate(sending):
+        sent, failure = _send(lineworks, key, name, status, registered, counts)
+        # recorded send by send, so a retry re-sends none; a failed one goes to the back of the queue
+        new_status = sent or (QUEUED if status == "failed" else status)
+        archive.execute("set_friend_prompt", _row(key, name, new_status, _now(), run.run_id))
+        in_a_row = 0 if failure is None else in_a_row + 1
+        if in_a_row >= MAX_FAILURES_IN_A_ROW:
+            raise PromptsFailing(
+                f"{in_a_row} sends in a row failed, the last with {failure}: stopped sending; "
+                f"{i + 1 - counts['failed']} sent in this run, {len(to_send) - i - 1} left in the queue"
+            )
     return {
         "first_install": first_install,
         "friends": len(friends),
@@ -188,8 +229,9 @@ def _send(
     status: str,
     registered: dict[str, str],
     counts: Counter,
-) -> str | None:
-    """Send one queued prompt; its new status (``None``: the send failed, the pair stays queued)."""
+) -> tuple[str | None, str | None]:
+    """Send one queued prompt: its new status, or ``None`` and what failed (the error's kind and status,
+    never its text)."""
     contact_id, member = key
     if contact_id in registered:
         sent, counted, content = (
@@ -206,9 +248,10 @@ def _send(
     except Exception as exc:  # whatever made the send fail, the next run tries again
         counts["failed"] += 1
         counts["failed:" + type(exc).__name__] += 1
-        return None
+        status_code = getattr(exc, "status", None)
+        return None, type(exc).__name__ + (f" (HTTP {status_code})" if isinstance(status_code, int) else "")
     counts[counted] += 1
-    return sent
+    return sent, None
 
 
 def _row(key: tuple[str, str], display_name: str, status: str, now: str, run_id: str) -> dict[str, Any]:
@@ -224,4 +267,5 @@ def _row(key: tuple[str, str], display_name: str, status: str, now: str, run_id:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Microseconds: the queue's order (a failed send goes behind those queued in the same second)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

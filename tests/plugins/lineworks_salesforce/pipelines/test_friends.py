@@ -10,7 +10,7 @@ import pytest
 from hooks.lineworks import LineWorksHook
 from hooks.salesforce import SalesforceActivityHook
 from lineworks_salesforce.archive import Archive
-from lineworks_salesforce.pipelines import Run
+from lineworks_salesforce.pipelines import Run, friends
 from lineworks_salesforce.pipelines.friends import prompt_new_friends
 from lineworks_salesforce.settings import load_settings
 
@@ -215,12 +215,61 @@ def test_should_not_ask_again_about_a_friend_answered_before_the_next_run_looks_
 
 def test_should_look_back_as_far_as_the_setting_says(tenant, lineworks_sandbox):
     _run(tenant)
+    _run(tenant, start=T0 + timedelta(hours=3, minutes=20))
+    # a friend LINE WORKS lists only now, added 90 minutes before the next window
     lineworks_sandbox.seed(
         {"contacts": [_contact("c-new", "新しいお客様", [TANAKA], T0 + timedelta(hours=2))]}
     )
-    window = T0 + timedelta(hours=3, minutes=30)  # 90 minutes after the friend was added
+    window = T0 + timedelta(hours=3, minutes=30)
     assert _run(tenant, start=window)["friends"] == 0  # default look-back: 1 hour
     assert _run(_with(tenant, friends_lookback_hours=2), start=window)["prompted"] == 1
+
+
+def test_should_list_the_windows_of_runs_that_never_ran(tenant, lineworks_sandbox):
+    _run(tenant)  # the window ending at 00:10
+    lineworks_sandbox.seed(
+        {"contacts": [_contact("c-new", "新しいお客様", [TANAKA], T0 + timedelta(hours=3))]}
+    )
+    # the scheduler skipped every run until 05:00 (catchup is off): the friend of 03:00 is still asked
+    late = _run(tenant, start=T0 + timedelta(hours=5))
+    assert (late["friends"], late["prompted"]) == (1, 1)
+
+
+def test_should_put_a_failed_send_behind_the_rest_of_the_queue(tenant, lineworks_sandbox):
+    lineworks_sandbox.control.fault("bot.send_user", "500", count=5)  # every attempt of the first send
+    one = _with(tenant, prompts_per_run=1)
+    assert _run(one)["failed"] == 1  # the first pair in the queue: ゆき for MATSUYAMA
+    assert _run(one, start=T0 + timedelta(minutes=10))["failed"] == 0
+    # the next run sent the pair queued behind it, not the failed one again
+    assert _said(lineworks_sandbox) == [(TANAKA, "buttons", "ゆき")]
+    assert _run(one, start=T0 + timedelta(minutes=20))["failed"] == 0
+    assert _said(lineworks_sandbox) == [(TANAKA, "buttons", "はなちゃん"), (TANAKA, "buttons", "ゆき")]
+    rest = _run(tenant, start=T0 + timedelta(minutes=30))
+    assert (rest["prompted"] + rest["already_registered"], rest["left_for_next_run"]) == (2, 0)
+    said = _said(lineworks_sandbox)
+    assert len(said) == len(set(said)) == 4
+
+
+def test_should_stop_and_fail_the_run_when_sends_fail_one_after_another(
+    tenant, lineworks_sandbox, monkeypatch
+):
+    monkeypatch.setattr(friends, "MAX_FAILURES_IN_A_ROW", 2)
+    lineworks_sandbox.control.fault("bot.send_user", "503", count=1000)
+    with pytest.raises(
+        friends.PromptsFailing, match=r"^2 sends in a row failed, the last with \w+"
+    ) as raised:
+        _run(tenant)
+    assert "ゆき" not in str(raised.value) and TANAKA not in str(raised.value)  # no name, no member
+    lineworks_sandbox.control.clear_faults()
+    again = _run(tenant, start=T0 + timedelta(minutes=10))  # nothing lost: the queue kept everyone
+    assert (again["prompted"] + again["already_registered"], again["failed"]) == (4, 0)
+
+
+def test_should_send_no_more_than_nine_minutes_at_the_pace_in_one_run():
+    assert friends.run_budget(1_000, 120) == 1_000  # about 8 minutes at 120 a minute
+    assert friends.run_budget(1_000, 30) == 270  # a Free plan's half: still within the schedule
+    assert friends.run_budget(100, 240) == 100
+    assert friends.run_budget(1_000, None) == 1_000
 
 
 def test_should_send_at_most_prompts_per_run_and_leave_the_rest_in_order_for_the_next_run(
