@@ -1,8 +1,9 @@
 """The registration bot's prompts (``lineworks_friends``), every 10 minutes.
 
-Each run looks at the LINE friends created in its data interval (with ``friends_lookback_hours`` of
-look-back) and asks each served rep — a LINE WORKS member whose Salesforce user holds the ``LineWorks_User``
-or ``LineWorks_Admin`` permission set — once, by a bot message with buttons, what to do with that friend:
+Each run looks at the LINE friends created since the last window it listed (with
+``friends_lookback_hours`` of look-back) and asks each served rep — a LINE WORKS member whose Salesforce
+user holds the ``LineWorks_User`` or ``LineWorks_Admin`` permission set — once, by a bot message with
+buttons, what to do with that friend:
 新規登録 / 既存の社外連絡先に紐づけ / 対象外. A friend already on a 社外連絡先 gets
 「既に〇〇さんは社外連絡先に作成済です」 instead; a friend whose 社外連絡先 link was removed is offered
 the buttons again. The first run ever queues every existing friend (first install). Prompts wait in a

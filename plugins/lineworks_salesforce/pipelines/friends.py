@@ -39,9 +39,8 @@ QUEUED, UNLINKED = "queued", "unlinked"
 TO_SEND = frozenset({QUEUED, UNLINKED, "failed"})  # "failed": a failed send, as an older version recorded it
 LINKED = frozenset({"registered", "already_registered"})  # watched: a removed link is offered again
 SWEPT = "friends_swept"
-LISTED = (
-    "friends_listed_until"  # the end of the latest window listed: a late run lists the windows it skipped
-)
+# the end of the latest window listed: a late run lists the windows skipped since
+LISTED = "friends_listed_until"
 SEND_MINUTES = 9  # a run sends at most this many minutes' worth at its pace (within the 10-minute schedule)
 MAX_FAILURES_IN_A_ROW = 20  # then the run stops sending and fails: the API or the connection is broken
 POSTBACK = "lwsf:{action}:{contact_id}"  # what a tap sends back (≤ 300 characters)
@@ -234,11 +233,8 @@ def _send(
     never its text)."""
     contact_id, member = key
     if contact_id in registered:
-        sent, counted, content = (
-            "already_registered",
-            "already_registered",
-            registered_content(registered[contact_id]),
-        )
+        sent = counted = "already_registered"
+        content = registered_content(registered[contact_id])
     else:
         again = status == UNLINKED
         sent, counted = "prompted", "reoffered" if again else "prompted"
